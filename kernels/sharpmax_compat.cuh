@@ -41,7 +41,16 @@
 #define __launch_bounds__(...)
 // Shared memory is per block; a block runs entirely on one worker thread, and
 // a worker runs one block at a time, so a thread-local static is per block.
-#define __shared__ static thread_local
+#if defined(_MSC_VER)
+#define SHARPMAX_TLS thread_local
+#define SHARPMAX_TLS_FAST thread_local
+#else
+// __thread: no dynamic-initialization guard on each access. The index
+// variables are tiny and read in every inner loop: keep them in static TLS.
+#define SHARPMAX_TLS __thread
+#define SHARPMAX_TLS_FAST __thread __attribute__((tls_model("initial-exec")))
+#endif
+#define __shared__ static SHARPMAX_TLS
 #define __restrict__ __restrict
 
 struct uint3 { unsigned int x, y, z; };
@@ -59,10 +68,10 @@ inline int4 make_int4(int x, int y, int z, int w) { return {x, y, z, w}; }
 namespace sharpmax_rt {
 
 // Set by the runtime before each thread (fiber or plain call) runs.
-extern thread_local uint3 tls_thread_idx;
-extern thread_local uint3 tls_block_idx;
-extern thread_local dim3 tls_block_dim;
-extern thread_local dim3 tls_grid_dim;
+extern SHARPMAX_TLS_FAST uint3 tls_thread_idx;
+extern SHARPMAX_TLS_FAST uint3 tls_block_idx;
+extern SHARPMAX_TLS_FAST dim3 tls_block_dim;
+extern SHARPMAX_TLS_FAST dim3 tls_grid_dim;
 
 void* dynamic_shared();
 void syncthreads();

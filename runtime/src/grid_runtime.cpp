@@ -1,0 +1,520 @@
+// The CPU grid runtime: runs a kernel launch on the host.
+//
+// Blocks run in parallel on a pool of worker threads (one per core by default);
+// a block never leaves the worker that started it, so thread-local storage is
+// per block (that is how __shared__ works, see sharpmax_compat.cuh).
+//
+// Inside a block:
+// - SHARPMAX_NO_SYNC kernels: each thread is a plain call, one after the other.
+// - SHARPMAX_SYNC kernels: each thread is a fiber (Boost.Context fcontext, a
+//   few ns per switch; ucontext's swapcontext costs a system call). A barrier
+//   counts arrivals among the live threads (of the block, or of the warp for
+//   shuffles); a thread that arrives early yields to the block's scheduler
+//   until the barrier's generation advances. A pass in which no thread makes
+//   progress is a deadlock and fails the launch.
+// - With a schedule seed, every pass runs the threads in a shuffled order, and
+//   dynamic shared memory starts as NaN bytes, so a missing barrier shows up
+//   as a result that changes with the seed.
+#include <boost/context/detail/fcontext.hpp>
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "runtime_internal.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHARPMAX_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SHARPMAX_ASAN 1
+#endif
+#if SHARPMAX_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+namespace bctx = boost::context::detail;
+
+namespace sharpmax_rt {
+
+SHARPMAX_TLS_FAST uint3 tls_thread_idx;
+SHARPMAX_TLS_FAST uint3 tls_block_idx;
+SHARPMAX_TLS_FAST dim3 tls_block_dim;
+SHARPMAX_TLS_FAST dim3 tls_grid_dim;
+
+namespace {
+
+#if SHARPMAX_ASAN
+constexpr std::size_t kFiberStackBytes = 512 * 1024;  // ASan's redzones need room
+#else
+constexpr std::size_t kFiberStackBytes = 128 * 1024;
+#endif
+constexpr std::size_t kGuardBytes = 4096;
+constexpr unsigned int kMaxThreadsPerBlock = 1024;
+
+std::atomic<std::uint64_t> g_schedule_seed{0};
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void shuffle(std::vector<unsigned int>& order, std::uint64_t& rng) {
+    for (std::size_t i = order.size(); i > 1; --i) {
+        std::size_t j = static_cast<std::size_t>(splitmix64(rng) % i);
+        std::swap(order[i - 1], order[j]);
+    }
+}
+
+// One fiber stack per possible thread of a block, mapped once per worker with
+// a guard page below each stack; pages are committed only when touched.
+class StackPool {
+public:
+    ~StackPool() {
+        if (base_ != nullptr) munmap(base_, bytes_);
+    }
+    bool reserve() {
+        if (base_ != nullptr) return true;
+        bytes_ = kMaxThreadsPerBlock * (kFiberStackBytes + kGuardBytes);
+        void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED) return false;
+        base_ = static_cast<char*>(p);
+        for (unsigned int i = 0; i < kMaxThreadsPerBlock; ++i) mprotect(slot(i), kGuardBytes, PROT_NONE);
+        return true;
+    }
+    // Lowest address of stack i (above its guard page).
+    char* bottom(unsigned int i) const { return slot(i) + kGuardBytes; }
+    char* top(unsigned int i) const { return bottom(i) + kFiberStackBytes; }
+
+private:
+    char* slot(unsigned int i) const { return base_ + static_cast<std::size_t>(i) * (kFiberStackBytes + kGuardBytes); }
+    char* base_ = nullptr;
+    std::size_t bytes_ = 0;
+};
+
+struct Barrier {
+    unsigned int live = 0;
+    unsigned int arrived = 0;
+    std::uint64_t generation = 0;
+};
+
+struct Fiber {
+    bctx::fcontext_t context = nullptr;
+    uint3 index{};
+    bool done = false;
+};
+
+// Everything one worker needs to run one block; reused from block to block.
+struct Worker {
+    StackPool stacks;
+    std::vector<unsigned char, std::allocator<unsigned char>> dynamic_shared;
+    void* dynamic_shared_aligned = nullptr;
+
+    const KernelEntry* kernel = nullptr;
+    void** params = nullptr;
+    unsigned int thread_count = 0;
+    bool fiber_mode = false;
+
+    std::vector<Fiber> fibers;
+    std::vector<unsigned int> order;
+    unsigned int current = 0;
+    Barrier block_barrier;
+    std::vector<Barrier> warp_barriers;
+    std::vector<std::uint64_t> exchange;
+    bctx::fcontext_t scheduler = nullptr;
+    bool progress = false;
+
+    std::string failure;  // non-empty: the block failed
+
+#if SHARPMAX_ASAN
+    const void* scheduler_stack_bottom = nullptr;
+    std::size_t scheduler_stack_size = 0;
+#endif
+};
+
+thread_local Worker* tls_worker = nullptr;
+
+Worker& this_worker() {
+    thread_local std::unique_ptr<Worker> worker;
+    if (!worker) {
+        worker = std::make_unique<Worker>();
+        tls_worker = worker.get();
+    }
+    return *worker;
+}
+
+// ---- fiber switching -------------------------------------------------------
+
+void fail_block(Worker& w, std::string why) {
+    if (w.failure.empty()) w.failure = std::move(why);
+}
+
+// Called on a fiber: give control back to the block's scheduler.
+void yield_to_scheduler(Worker& w) {
+#if SHARPMAX_ASAN
+    void* fake_stack = nullptr;
+    __sanitizer_start_switch_fiber(&fake_stack, w.scheduler_stack_bottom, w.scheduler_stack_size);
+#endif
+    bctx::transfer_t t = bctx::jump_fcontext(w.scheduler, nullptr);
+    w.scheduler = t.fctx;
+#if SHARPMAX_ASAN
+    __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+}
+
+void release_if_complete(Barrier& b) {
+    if (b.arrived > 0 && b.arrived == b.live) {
+        b.arrived = 0;
+        ++b.generation;
+    }
+}
+
+void wait_at(Worker& w, Barrier& b) {
+    w.progress = true;
+    std::uint64_t generation = b.generation;
+    ++b.arrived;
+    release_if_complete(b);
+    while (b.generation == generation) yield_to_scheduler(w);
+    w.progress = true;
+}
+
+unsigned int linear_index(const uint3& t, const dim3& d) { return t.x + d.x * (t.y + d.y * t.z); }
+
+void fiber_main(bctx::transfer_t t) {
+    Worker& w = *static_cast<Worker*>(t.data);
+    w.scheduler = t.fctx;
+#if SHARPMAX_ASAN
+    __sanitizer_finish_switch_fiber(nullptr, &w.scheduler_stack_bottom, &w.scheduler_stack_size);
+#endif
+    w.kernel->invoker(w.kernel->kernel, w.params);
+
+    Fiber& self = w.fibers[w.current];
+    self.done = true;
+    w.progress = true;
+    unsigned int linear = linear_index(self.index, tls_block_dim);
+    --w.block_barrier.live;
+    release_if_complete(w.block_barrier);
+    Barrier& warp = w.warp_barriers[linear / 32];
+    --warp.live;
+    release_if_complete(warp);
+#if SHARPMAX_ASAN
+    __sanitizer_start_switch_fiber(nullptr, w.scheduler_stack_bottom, w.scheduler_stack_size);
+#endif
+    bctx::jump_fcontext(w.scheduler, nullptr);  // never resumed
+}
+
+void run_block_as_fibers(Worker& w, std::uint64_t& rng, bool randomized) {
+    const dim3 d = tls_block_dim;
+    w.fibers.assign(w.thread_count, Fiber{});
+    w.order.resize(w.thread_count);
+    std::iota(w.order.begin(), w.order.end(), 0u);
+    unsigned int warps = (w.thread_count + 31) / 32;
+    w.warp_barriers.assign(warps, Barrier{});
+    for (unsigned int i = 0; i < w.thread_count; ++i) {
+        w.fibers[i].index = {i % d.x, (i / d.x) % d.y, i / (d.x * d.y)};
+        w.fibers[i].context = bctx::make_fcontext(w.stacks.top(i), kFiberStackBytes, &fiber_main);
+        ++w.warp_barriers[i / 32].live;
+    }
+    w.block_barrier = Barrier{};
+    w.block_barrier.live = w.thread_count;
+    w.exchange.assign(w.thread_count, 0);
+
+    unsigned int remaining = w.thread_count;
+    while (remaining > 0) {
+        if (randomized) shuffle(w.order, rng);
+        w.progress = false;
+        for (unsigned int i : w.order) {
+            Fiber& f = w.fibers[i];
+            if (f.done) continue;
+            w.current = i;
+            tls_thread_idx = f.index;
+#if SHARPMAX_ASAN
+            void* fake_stack = nullptr;
+            __sanitizer_start_switch_fiber(&fake_stack, w.stacks.bottom(i), kFiberStackBytes);
+#endif
+            bctx::transfer_t t = bctx::jump_fcontext(f.context, &w);
+#if SHARPMAX_ASAN
+            __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+            f.context = t.fctx;
+            if (f.done) --remaining;
+        }
+        if (!w.progress && remaining > 0) {
+            fail_block(w, "kernel '" + w.kernel->name + "' deadlocked: threads wait at barriers that others never reach");
+            return;  // the suspended fibers are abandoned; their stacks are reused
+        }
+    }
+}
+
+void run_block_as_calls(Worker& w, std::uint64_t& rng, bool randomized) {
+    const dim3 d = tls_block_dim;
+    if (!randomized) {
+        for (unsigned int z = 0; z < d.z; ++z)
+            for (unsigned int y = 0; y < d.y; ++y)
+                for (unsigned int x = 0; x < d.x; ++x) {
+                    tls_thread_idx = {x, y, z};
+                    w.kernel->invoker(w.kernel->kernel, w.params);
+                }
+        return;
+    }
+    w.order.resize(w.thread_count);
+    std::iota(w.order.begin(), w.order.end(), 0u);
+    shuffle(w.order, rng);
+    for (unsigned int i : w.order) {
+        tls_thread_idx = {i % d.x, (i / d.x) % d.y, i / (d.x * d.y)};
+        w.kernel->invoker(w.kernel->kernel, w.params);
+    }
+}
+
+// ---- the grid --------------------------------------------------------------
+
+struct GridJob {
+    const KernelEntry* kernel;
+    LaunchShape shape;
+    void** params;
+    std::uint64_t seed;
+    std::uint64_t block_count;
+    std::atomic<std::uint64_t> next_block{0};
+    std::mutex failure_mutex;
+    std::string failure;
+};
+
+bool prepare_worker(Worker& w, GridJob& job) {
+    w.kernel = job.kernel;
+    w.params = job.params;
+    w.thread_count = job.shape.block.x * job.shape.block.y * job.shape.block.z;
+    w.fiber_mode = job.kernel->synchronizes && w.thread_count > 1;
+    w.failure.clear();
+    if (w.fiber_mode && !w.stacks.reserve()) {
+        fail_block(w, "could not map fiber stacks");
+        return false;
+    }
+    std::size_t dynamic = job.shape.dynamic_shared_bytes;
+    if (w.dynamic_shared.size() < dynamic + 64) w.dynamic_shared.resize(dynamic + 64);
+    auto address = reinterpret_cast<std::uintptr_t>(w.dynamic_shared.data());
+    w.dynamic_shared_aligned = reinterpret_cast<void*>((address + 63) & ~std::uintptr_t{63});
+    tls_block_dim = job.shape.block;
+    tls_grid_dim = job.shape.grid;
+    return true;
+}
+
+void run_blocks(GridJob& job) {
+    Worker& w = this_worker();
+    if (!prepare_worker(w, job)) {
+        std::lock_guard<std::mutex> lock(job.failure_mutex);
+        if (job.failure.empty()) job.failure = w.failure;
+        job.next_block.store(job.block_count);
+        return;
+    }
+    const dim3 g = job.shape.grid;
+    const bool randomized = job.seed != 0;
+    for (;;) {
+        std::uint64_t b = job.next_block.fetch_add(1, std::memory_order_relaxed);
+        if (b >= job.block_count) break;
+        tls_block_idx = {static_cast<unsigned int>(b % g.x), static_cast<unsigned int>((b / g.x) % g.y),
+                         static_cast<unsigned int>(b / (static_cast<std::uint64_t>(g.x) * g.y))};
+        std::uint64_t rng = job.seed ^ (b * 0xD1B54A32D192ED03ull);
+        if (randomized && job.shape.dynamic_shared_bytes > 0)
+            std::memset(w.dynamic_shared_aligned, 0xFF, job.shape.dynamic_shared_bytes);
+        if (w.fiber_mode)
+            run_block_as_fibers(w, rng, randomized);
+        else
+            run_block_as_calls(w, rng, randomized);
+        if (!w.failure.empty()) {
+            std::lock_guard<std::mutex> lock(job.failure_mutex);
+            if (job.failure.empty()) job.failure = w.failure;
+            job.next_block.store(job.block_count);  // stop handing out blocks
+            break;
+        }
+    }
+    w.kernel = nullptr;
+}
+
+// Workers beyond the calling thread, started on first use.
+class WorkerPool {
+public:
+    ~WorkerPool() { stop(); }
+
+    void run(GridJob& job, int workers) {
+        int helpers = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(workers), job.block_count)) - 1;
+        if (helpers <= 0) {
+            run_blocks(job);
+            return;
+        }
+        std::lock_guard<std::mutex> serial(launch_mutex_);  // one grid at a time
+        ensure_threads(helpers);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            job_ = &job;
+            wanted_ = helpers;
+            finished_ = 0;
+            ++epoch_;
+        }
+        wake_.notify_all();
+        run_blocks(job);
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [&] { return finished_ == wanted_; });
+        job_ = nullptr;
+    }
+
+private:
+    void ensure_threads(int count) {
+        while (static_cast<int>(threads_.size()) < count) {
+            int id = static_cast<int>(threads_.size());
+            threads_.emplace_back([this, id] { loop(id); });
+        }
+    }
+
+    void loop(int id) {
+        std::uint64_t seen = 0;
+        for (;;) {
+            GridJob* job;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                wake_.wait(lock, [&] { return stopping_ || (epoch_ != seen && id < wanted_); });
+                if (stopping_) return;
+                seen = epoch_;
+                job = job_;
+            }
+            run_blocks(*job);
+            {
+                std::lock_guard<std::mutex> lock(mutex_);
+                ++finished_;
+            }
+            done_.notify_all();
+        }
+    }
+
+    void stop() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        for (auto& t : threads_) t.join();
+        threads_.clear();
+    }
+
+    std::mutex launch_mutex_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable done_;
+    std::vector<std::thread> threads_;
+    GridJob* job_ = nullptr;
+    int wanted_ = 0;
+    int finished_ = 0;
+    std::uint64_t epoch_ = 0;
+    bool stopping_ = false;
+};
+
+std::atomic<int> g_worker_count{0};
+
+WorkerPool& pool() {
+    static WorkerPool instance;
+    return instance;
+}
+
+}  // namespace
+
+// ---- called from kernels ---------------------------------------------------
+
+void* dynamic_shared() { return tls_worker->dynamic_shared_aligned; }
+
+void syncthreads() {
+    Worker& w = *tls_worker;
+    if (!w.fiber_mode) {
+        if (w.thread_count > 1)
+            fail_block(w, "kernel '" + w.kernel->name + "' calls __syncthreads but is exported SHARPMAX_NO_SYNC");
+        return;
+    }
+    wait_at(w, w.block_barrier);
+}
+
+void syncwarp() {
+    Worker& w = *tls_worker;
+    if (!w.fiber_mode) {
+        if (w.thread_count > 1)
+            fail_block(w, "kernel '" + w.kernel->name + "' calls __syncwarp but is exported SHARPMAX_NO_SYNC");
+        return;
+    }
+    wait_at(w, w.warp_barriers[w.current / 32]);
+}
+
+std::uint64_t warp_exchange(std::uint64_t value, int src_lane) {
+    Worker& w = *tls_worker;
+    if (!w.fiber_mode) {
+        if (w.thread_count > 1)
+            fail_block(w, "kernel '" + w.kernel->name + "' uses a warp shuffle but is exported SHARPMAX_NO_SYNC");
+        return value;
+    }
+    unsigned int self = w.current;
+    unsigned int warp_base = self & ~31u;
+    Barrier& warp = w.warp_barriers[self / 32];
+    w.exchange[self] = value;
+    wait_at(w, warp);
+    unsigned int source = warp_base + static_cast<unsigned int>(src_lane & 31);
+    std::uint64_t result = source < w.thread_count ? w.exchange[source] : value;
+    wait_at(w, warp);  // nobody overwrites a slot before every lane has read it
+    return result;
+}
+
+unsigned int warp_ballot(bool predicate) {
+    Worker& w = *tls_worker;
+    if (!w.fiber_mode) {
+        if (w.thread_count > 1)
+            fail_block(w, "kernel '" + w.kernel->name + "' uses a warp vote but is exported SHARPMAX_NO_SYNC");
+        return predicate ? 1u : 0u;
+    }
+    unsigned int self = w.current;
+    unsigned int warp_base = self & ~31u;
+    Barrier& warp = w.warp_barriers[self / 32];
+    w.exchange[self] = predicate ? 1u : 0u;
+    wait_at(w, warp);
+    unsigned int mask = 0;
+    for (unsigned int lane = 0; lane < 32 && warp_base + lane < w.thread_count; ++lane)
+        if (w.exchange[warp_base + lane] != 0 && !w.fibers[warp_base + lane].done) mask |= 1u << lane;
+    wait_at(w, warp);
+    return mask;
+}
+
+// ---- entry points for the driver API --------------------------------------
+
+SMresult run_grid(const KernelEntry& kernel, const LaunchShape& shape, void** params) {
+    GridJob job;
+    job.kernel = &kernel;
+    job.shape = shape;
+    job.params = params;
+    job.seed = g_schedule_seed.load();
+    job.block_count = static_cast<std::uint64_t>(shape.grid.x) * shape.grid.y * shape.grid.z;
+    pool().run(job, worker_count());
+    if (!job.failure.empty()) {
+        set_error_detail(job.failure);
+        return SMHOST_ERROR_LAUNCH_FAILED;
+    }
+    return SMHOST_SUCCESS;
+}
+
+void set_schedule_seed(std::uint64_t seed) { g_schedule_seed.store(seed); }
+
+void set_worker_count(int workers) { g_worker_count.store(workers < 0 ? 0 : workers); }
+
+int worker_count() {
+    int n = g_worker_count.load();
+    if (n > 0) return n;
+    unsigned int hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : static_cast<int>(hw);
+}
+
+}  // namespace sharpmax_rt

@@ -1,0 +1,67 @@
+// Test-only kernels for the runtime's own tests: each exercises one CUDA
+// behaviour the runtime must keep (barriers, shuffles, votes, atomics), or
+// breaks a rule on purpose (a missing barrier, a lying export flag, a deadlock).
+#include "sharpmax_compat.cuh"
+
+// Block-wide tree sum in shared memory: needs every __syncthreads.
+extern "C" __global__ void test_block_sum_i32(const int* in, int* out) {
+    __shared__ int partial[1024];
+    unsigned int t = threadIdx.x;
+    partial[t] = in[blockIdx.x * blockDim.x + t];
+    __syncthreads();
+    for (unsigned int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        if (t < stride) partial[t] += partial[t + stride];
+        __syncthreads();
+    }
+    if (t == 0) out[blockIdx.x] = partial[0];
+}
+
+// Warp sums two ways (xor butterfly and down-shift), plus a ballot of odd values.
+extern "C" __global__ void test_warp_ops_i32(const int* in, int* xor_sum, int* down_sum, unsigned int* odd_ballot) {
+    unsigned int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int v = in[i];
+    int a = v;
+    for (int mask = 16; mask > 0; mask /= 2) a += __shfl_xor_sync(0xffffffffu, a, mask);
+    int b = v;
+    for (int delta = 16; delta > 0; delta /= 2) b += __shfl_down_sync(0xffffffffu, b, delta);
+    unsigned int ballot = __ballot_sync(0xffffffffu, v & 1);
+    xor_sum[i] = a;
+    if (threadIdx.x % 32 == 0) {
+        down_sum[i / 32] = b;
+        odd_ballot[i / 32] = ballot;
+    }
+}
+
+// Reverses a block's values through dynamic shared memory.
+extern "C" __global__ void test_reverse_f32(const float* in, float* out, int with_barrier) {
+    SHARPMAX_DYNAMIC_SHARED(float, buffer);
+    unsigned int t = threadIdx.x;
+    buffer[t] = in[t];
+    if (with_barrier) __syncthreads();  // the planted bug: with_barrier == 0
+    out[t] = buffer[blockDim.x - 1 - t];
+}
+
+// Counts its threads with an integer atomic: blocks run in parallel.
+extern "C" __global__ void test_count_threads(int* counter) { atomicAdd(counter, 1); }
+
+// Exported NO_SYNC but synchronizes: the launch must fail.
+extern "C" __global__ void test_lying_export(int* out) {
+    out[threadIdx.x] = 1;
+    __syncthreads();
+}
+
+// Thread 0 waits at the block barrier while its warp waits at a warp barrier.
+extern "C" __global__ void test_deadlock(int* out) {
+    if (threadIdx.x == 0)
+        __syncthreads();
+    else
+        __syncwarp();
+    out[threadIdx.x] = 1;
+}
+
+SHARPMAX_EXPORT(test_block_sum_i32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_warp_ops_i32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_reverse_f32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_count_threads, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(test_lying_export, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(test_deadlock, SHARPMAX_SYNC)
