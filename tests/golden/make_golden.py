@@ -1,0 +1,379 @@
+#!/usr/bin/python3
+"""Golden cases for Sharpmax's kernel tests, computed in float64.
+
+Run from anywhere:  /usr/bin/python3 tests/golden/make_golden.py
+(NumPy is Debian's python3-numpy, installed for /usr/bin/python3 only.)
+CI regenerates the files and fails on `git diff --exit-code tests/golden`.
+
+What is float32 and what is float64
+  Every input (logits, X, W, b, dY) is a float32 value. Expected outputs are
+  float64, computed from those exact float32 values. Floats are written with
+  the shortest text that round-trips (float32 text parses back to the same
+  float32; float64 text to the same float64); infinities are "Infinity" and
+  "-Infinity", the spelling .NET parses.
+
+Byte-identical on every machine
+  NumPy's float64 exp/log and its BLAS are dispatched by CPU (AVX-512 here),
+  so their last bits can differ between this machine and CI. The expected
+  values therefore use only IEEE basic operations, math.fsum (correctly
+  rounded sums) and math.exp/math.log; products of two float32 values are
+  exact in float64, so every dot product below is correctly rounded. NumPy
+  serves for float32 rounding and for the seeded generator.
+
+Seeded inputs (cases too big for CSV: C up to 262144)
+  `logits_source = splitmix64` in xent_cases.csv means: element i (0-based,
+  row-major, i < N*C) is
+      z = SplitMix64 finalizer of (seed + (i + 1) * 0x9E3779B97F4A7C15 mod 2^64)
+      k = (z >> 40) - 2^23                 # an integer in [-2^23, 2^23)
+      logit = float32(k / 2^23 * scale)    # exact: scale is a power of two
+  and then the entries listed for the case in xent_logits.csv overwrite it
+  (the extreme values). `inline` means xent_logits.csv lists all N*C entries.
+  The C# twin is RandomData.GoldenUniform in tests/Sharpmax.Tests/Reference.
+
+Files
+  xent_cases.csv   one line per cross-entropy/softmax case: shape, reduction,
+                   label smoothing, ignore index, logits source, and the
+                   reduced loss of the fused (exact) and the naive path.
+  xent_logits.csv  case,row,col,logit (all entries, or the patches).
+  xent_rows.csv    per row: label (input), row max, argmax (lowest index on
+                   ties), log-sum-exp, loss, naive loss.
+  xent_values.csv  per element: softmax, log-softmax, gradient; every element
+                   when N*C <= 2048, else sampled columns of each row
+                   (0, 1, C/2, C-1, the label, the argmax, and 8 seeded ones).
+  linear_cases.csv / linear_values.csv  Y = X.W + b and its backward products.
+
+Definitions (PyTorch's semantics where PyTorch defines them)
+  lse_r      = log sum_c exp(x_rc)
+  loss_r     = (1 - eps) * (lse_r - x_r,y) + eps * mean_c(lse_r - x_rc)
+               (eps = label smoothing; 0 for an ignored row: y == ignore_index)
+  naive_r    = -log(max(softmax_r,y, 1e-12))  (d2l's softmax -> log -> gather
+               chain with its clip: it can never exceed -log(1e-12) = 27.631)
+  reduction  mean: sum of loss_r over non-ignored rows / their count;
+             sum: the sum; none: the `loss` column holds the sum as well, and
+             the gradient is that of the sum (upstream gradient of ones).
+  grad_rc    = (softmax_rc - (1 - eps) * [c == y] - eps / C) * scale,
+             scale = 1/count for mean, 1 otherwise; 0 on ignored rows.
+             It is the gradient of the exact loss; the naive loss's clip is
+             not differentiated (the naive path's gradient kernel computes the
+             same softmax - onehot).
+  All rows ignored, reduction mean: the loss is 0 and the gradient is 0. A mean
+  over zero contributing rows is defined here as 0 (an empty sum, and nothing
+  to divide), not 0/0 = NaN as in PyTorch: a batch with nothing to learn from
+  must not poison the running loss or the weights. The loss is then a constant
+  (0) whatever the logits, so its gradient is exactly 0.
+
+Linear (shape letters: N rows, K input features, C outputs; row-major)
+  Y = X.W + b (N x C), dX = dY.W^T (N x K), dW = X^T.dY (K x C),
+  db = sum over rows of dY (C). For `input = u8`, X holds pixel bytes 0..255
+  and the layer sees x = byte / 255 (the quotient taken exactly, then one
+  rounding per output). Tensors are listed in linear_values.csv as
+  case,tensor,row,col,value (b and db use row 0).
+"""
+
+import csv
+import math
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+IGNORE_INDEX = -100
+NAIVE_CLIP = 1e-12
+FULL_VALUES_LIMIT = 2048  # up to this many elements, a case is stored whole
+SAMPLED_COLUMNS = 8
+U64 = np.uint64
+
+
+# ----------------------------------------------------------------- generator
+
+def splitmix64(seed, count):
+    """The SplitMix64 outputs 1..count for `seed`, counter-based so it vectorizes."""
+    i = np.arange(1, count + 1, dtype=U64)
+    with np.errstate(over="ignore"):
+        z = U64(seed) + i * U64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> U64(30))) * U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> U64(27))) * U64(0x94D049BB133111EB)
+    return z ^ (z >> U64(31))
+
+
+def golden_uniform(seed, count, scale):
+    """float32 values uniform on [-scale, scale) with 24 random bits, exact by construction."""
+    assert scale > 0 and math.frexp(scale)[0] == 0.5, "scale must be a power of two"
+    k = (splitmix64(seed, count) >> U64(40)).astype(np.int64) - (1 << 23)
+    return (k.astype(np.float64) * (scale / 2.0**23)).astype(np.float32)
+
+
+def golden_bytes(seed, count):
+    return (splitmix64(seed, count) >> U64(56)).astype(np.uint8)
+
+
+# ----------------------------------------------------------------- formatting
+
+def fmt32(x):
+    """Shortest text that parses back to the same float32."""
+    x = np.float32(x)
+    if np.isnan(x):
+        return "NaN"
+    if np.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0 or 1e-4 <= abs(x) < 1e7:
+        return np.format_float_positional(x, unique=True, trim="-")
+    return np.format_float_scientific(x, unique=True, trim="-")
+
+
+def fmt64(x):
+    """Shortest text that parses back to the same float64 (Python's repr)."""
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    return repr(x + 0.0)  # + 0.0 turns -0.0 into 0.0
+
+
+def write_csv(name, header, rows):
+    with open(os.path.join(HERE, name), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+
+
+# ----------------------------------------------------------------- cross-entropy
+
+class XentCase:
+    def __init__(self, name, n, c, labels, reduction="mean", smoothing=0.0,
+                 seed=None, scale=8.0, patches=None, inline=None, description=""):
+        self.name, self.n, self.c = name, n, c
+        self.labels = list(labels)
+        assert len(self.labels) == n
+        self.reduction, self.smoothing = reduction, smoothing
+        self.description = description
+        self.patches = dict(patches or {})
+        if inline is not None:
+            self.logits = np.asarray(inline, dtype=np.float32).reshape(n, c)
+            self.seed = None
+        else:
+            self.seed, self.scale = seed, scale
+            self.logits = golden_uniform(seed, n * c, scale).reshape(n, c)
+        for (r, col), v in self.patches.items():
+            self.logits[r, col] = np.float32(v)
+        self.source = "splitmix64" if (inline is None and n * c > FULL_VALUES_LIMIT) else "inline"
+
+
+def xent_row(x, label, c, eps):
+    """Exact float64 results for one row of float32 logits `x` (Python floats)."""
+    m = max(x)
+    argmax = x.index(m)  # the first occurrence: lowest index on ties
+    # x_c - m is exact for float32 inputs of similar magnitude, so working
+    # relative to the row max keeps the full float64 precision at |x| = 1e4.
+    exps = [math.exp(v - m) for v in x]
+    s = math.fsum(exps)
+    log_s = math.log(s)
+    lse = m + log_s
+    softmax = [e / s for e in exps]
+    log_softmax = [(v - m) - log_s for v in x]
+    if label == IGNORE_INDEX:
+        return m, argmax, lse, softmax, log_softmax, 0.0, 0.0
+    assert 0 <= label < c
+    loss = (m - x[label]) + log_s
+    if eps != 0.0:
+        smooth = math.fsum(m - v for v in x) / c + log_s  # mean_c(-log softmax_c)
+        loss = (1.0 - eps) * loss + eps * smooth
+    naive = -math.log(max(softmax[label], NAIVE_CLIP))
+    return m, argmax, lse, softmax, log_softmax, loss, naive
+
+
+def sampled_columns(case, r, label, argmax):
+    c = case.c
+    if case.n * c <= FULL_VALUES_LIMIT:
+        return range(c)
+    cols = {0, min(1, c - 1), c // 2, c - 1, argmax}
+    if label != IGNORE_INDEX:
+        cols.add(label)
+    cols.update(int(v) for v in splitmix64(0x5EED0000 + r, SAMPLED_COLUMNS) % U64(c))
+    cols.update(col for (pr, col) in case.patches if pr == r)
+    return sorted(cols)
+
+
+def reduce(values, labels, reduction):
+    count = sum(1 for y in labels if y != IGNORE_INDEX)
+    total = math.fsum(values)
+    if reduction == "mean":
+        # Mean over zero contributing rows is defined as 0 (see the module doc).
+        return (total / count if count else 0.0), (1.0 / count if count else 0.0), count
+    return total, 1.0, count
+
+
+def xent_cases():
+    inf = float("inf")
+    c10_7 = dict(n=7, c=10, seed=10, labels=[0, 9, IGNORE_INDEX, 3, 9, 0, 5])
+    extreme = dict(n=5, c=10, seed=20, labels=[4, 4, 0, 2, 9], patches={
+        (0, 4): 1e4,                                       # label's logit is the max by 1e4
+        (1, 4): -1e4, (1, 7): 1e4,                         # label 2e4 below the max
+        **{(2, col): (1e4 if col % 2 == 0 else -1e4) for col in range(10)},  # +-1e4 alternating; 5 tie at the max
+        (3, 2): -30.0, (3, 5): 8.0,                        # label 38 below the max: naive clips at 27.63
+        (4, 9): 1e4, (4, 0): 1e4,                          # two maxima, label is one of them
+    })
+    neg_inf = dict(n=5, c=10, seed=30, labels=[0, 9, 5, 3, IGNORE_INDEX], patches={
+        (0, 1): -inf, (0, 5): -inf, (0, 9): -inf,
+        **{(1, col): -inf for col in range(9)},            # only the label is finite: loss 0
+        (2, 0): -inf, (2, 2): -inf, (2, 5): 1e4,           # -inf entries next to +1e4 (the label)
+        (3, 3): -3.0, (3, 8): -inf,
+        (4, 0): -inf,
+    })
+    ties = [
+        [1, 3, 3, 2, 3, 0, -1, 3, 2, 1],                   # ties at 1, 2, 4, 7 -> 1
+        [5, 0, 0, 0, 0, 0, 0, 0, 0, 5],                    # first and last -> 0
+        [-2, -2, -2, -2, -2, -2, -2, -2, -2, -2],          # all equal -> 0
+        [-inf, -inf, -7, -inf, -7, -inf, -inf, -inf, -inf, -inf],  # -> 2
+        [0, -0.0, 0, 0, 0, 0, 0, 0, 1e-30, 1e-30],         # 1e-30 > 0 -> 8
+    ]
+    yield XentCase("c1_n1_mean", 1, 1, [0], seed=1, description="C = 1: softmax is 1, loss and gradient 0")
+    yield XentCase("c1_n5_sum", 5, 1, [0, 0, IGNORE_INDEX, 0, 0], "sum", seed=2, description="C = 1, one row ignored")
+    yield XentCase("c10_n1_mean", 1, 10, [9], seed=3, description="N = 1, label C-1")
+    for reduction in ("mean", "sum", "none"):
+        yield XentCase(f"c10_n7_{reduction}", reduction=reduction, **c10_7,
+                       description="labels 0, C-1 and the ignore index")
+    yield XentCase("c10_n7_smooth_mean", reduction="mean", smoothing=0.1, **c10_7,
+                   description="label smoothing 0.1 with an ignored row")
+    yield XentCase("c10_n5_smooth_sum", 5, 10, [9, 0, IGNORE_INDEX, 1, 2], "sum", 0.1, seed=4, scale=16.0,
+                   description="label smoothing 0.1, sum")
+    for reduction in ("mean", "none"):
+        yield XentCase(f"extreme_pm1e4_{reduction}", reduction=reduction, **extreme,
+                       description="+-1e4 logits; label's logit the max by 1e4; label 38 below the max (naive clips)")
+    yield XentCase("extreme_neginf_mean", reduction="mean", **neg_inf,
+                   description="-inf entries (never at the label); a row finite only at the label")
+    yield XentCase("extreme_neginf_label_none", 3, 10, [2, 0, 7], "none", seed=31,
+                   patches={(0, 2): -inf, (1, 1): -inf, (2, 7): -inf, (2, 0): 1e4},
+                   description="label's logit is -inf: loss +inf, naive loss clipped to 27.63, gradient finite")
+    yield XentCase("all_equal_mean", 3, 10, [0, 9, 4], inline=[0.0] * 10 + [1e4] * 10 + [-1e4] * 10,
+                   description="all-equal rows (0, 1e4, -1e4): loss log(10), argmax 0")
+    for reduction in ("mean", "sum", "none"):
+        yield XentCase(f"all_ignored_{reduction}", 5, 10, [IGNORE_INDEX] * 5, reduction, seed=40,
+                       description="every row ignored: loss 0 and gradient 0 (mean is defined as 0, not NaN)")
+    yield XentCase("all_ignored_smooth_mean", 3, 10, [IGNORE_INDEX] * 3, "mean", 0.1, seed=41,
+                   description="every row ignored, label smoothing 0.1")
+    yield XentCase("ties_none", 5, 10, [1, 9, 0, 2, 8], "none", inline=sum(ties, []),
+                   description="argmax ties resolve to the lowest index")
+    yield XentCase("c1000_n1_none", 1, 1000, [999], "none", seed=1000, description="C = 1000, label C-1")
+    yield XentCase("c1000_n3_mean", 3, 1000, [0, 999, IGNORE_INDEX], seed=1001, description="C = 1000, seeded")
+    yield XentCase("c1000_n3_smooth_mean", 3, 1000, [0, 999, 500], "mean", 0.1, seed=1002,
+                   description="C = 1000, label smoothing 0.1")
+    yield XentCase("c30000_n3_mean", 3, 30000, [0, 29999, 12345], seed=30000, description="C = 30000")
+    yield XentCase("c30000_n1_sum", 1, 30000, [17], "sum", seed=30001, patches={(0, 17): 1e4},
+                   description="C = 30000, label's logit the max by 1e4")
+    yield XentCase("c65537_n3_sum", 3, 65537, [65536, IGNORE_INDEX, 0], "sum", seed=65537,
+                   patches={(0, 1): -inf, (0, 100): -inf, (0, 65535): -inf, (1, 3): 1e4, (2, 0): 1e4},
+                   description="C = 65537 (> 65536): -inf entries, an ignored row, label 0 the max by 1e4")
+    yield XentCase("c65537_n1_smooth_none", 1, 65537, [777], "none", 0.1, seed=65538,
+                   description="C = 65537, label smoothing 0.1")
+    yield XentCase("c262144_n3_mean", 3, 262144, [0, 262143, 131071], seed=262144, patches={
+        (0, 5): -1e4, (0, 7): 1e4,                         # label 0 is 1e4 below the max
+        (1, 262143): 1e4,                                  # label C-1 is the max by 1e4
+        (2, 1): -inf, (2, 262142): -inf,
+    }, description="C = 262144: +-1e4, -inf, label the max by 1e4")
+    yield XentCase("c262144_n1_smooth_mean", 1, 262144, [262143], "mean", 0.1, seed=262145,
+                   description="C = 262144, label smoothing 0.1")
+
+
+def write_xent():
+    cases, logits_rows, row_rows, value_rows = [], [], [], []
+    for case in xent_cases():
+        row_losses, naive_losses = [], []
+        per_row = []
+        for r in range(case.n):
+            x = [float(v) for v in case.logits[r]]
+            y = case.labels[r]
+            m, argmax, lse, softmax, log_softmax, loss, naive = xent_row(x, y, case.c, case.smoothing)
+            row_losses.append(loss)
+            naive_losses.append(naive)
+            per_row.append((r, y, m, argmax, lse, softmax, log_softmax))
+        loss, scale, count = reduce(row_losses, case.labels, case.reduction)
+        naive_loss, _, _ = reduce(naive_losses, case.labels, case.reduction)
+        eps = case.smoothing
+        for (r, y, m, argmax, lse, softmax, log_softmax) in per_row:
+            row_rows.append([case.name, r, y, fmt32(m), argmax, fmt64(lse),
+                             fmt64(row_losses[r]), fmt64(naive_losses[r])])
+            for col in sampled_columns(case, r, y, argmax):
+                if y == IGNORE_INDEX:
+                    g = 0.0
+                else:
+                    g = (softmax[col] - (1.0 - eps) * (col == y) - eps / case.c) * scale
+                value_rows.append([case.name, r, col, fmt64(softmax[col]), fmt64(log_softmax[col]), fmt64(g)])
+        if case.source == "inline":
+            for r in range(case.n):
+                for col in range(case.c):
+                    logits_rows.append([case.name, r, col, fmt32(case.logits[r, col])])
+            seed, scale_text = "", ""
+        else:
+            for (r, col) in sorted(case.patches):
+                logits_rows.append([case.name, r, col, fmt32(case.logits[r, col])])
+            seed, scale_text = case.seed, fmt32(case.scale)
+        cases.append([case.name, case.n, case.c, case.reduction, IGNORE_INDEX, fmt64(case.smoothing),
+                      case.source, seed, scale_text, count, fmt64(loss), fmt64(naive_loss), case.description])
+    write_csv("xent_cases.csv", ["case", "n", "c", "reduction", "ignore_index", "label_smoothing",
+                                 "logits_source", "logits_seed", "logits_scale", "count", "loss",
+                                 "naive_loss", "description"], cases)
+    write_csv("xent_logits.csv", ["case", "row", "col", "logit"], logits_rows)
+    write_csv("xent_rows.csv", ["case", "row", "label", "max", "argmax", "lse", "loss", "naive_loss"], row_rows)
+    write_csv("xent_values.csv", ["case", "row", "col", "softmax", "log_softmax", "grad"], value_rows)
+
+
+# ----------------------------------------------------------------- linear
+
+def linear_cases():
+    # name, N, K, C, input kind, seed
+    yield "lin_1x1x1", 1, 1, 1, "f32", 100
+    yield "lin_3x5x7", 3, 5, 7, "f32", 101
+    yield "lin_7x13x10", 7, 13, 10, "f32", 102
+    yield "lin_33x17x5", 33, 17, 5, "f32", 103
+    yield "lin_65x31x9", 65, 31, 9, "f32", 104
+    yield "lin_u8_5x23x10", 5, 23, 10, "u8", 105
+    yield "lin_u8_2x784x3", 2, 784, 3, "u8", 106
+
+
+def write_linear():
+    cases, values = [], []
+    for name, n, k, c, kind, seed in linear_cases():
+        if kind == "u8":
+            xb = golden_bytes(seed, n * k).reshape(n, k)
+            x = [[float(v) for v in row] for row in xb]        # the bytes; the layer sees byte / 255
+            divisor, x_text = 255.0, lambda v: str(int(v))
+        else:
+            xf = golden_uniform(seed, n * k, 1.0).reshape(n, k)
+            x = [[float(v) for v in row] for row in xf]
+            divisor, x_text = 1.0, fmt32
+        w32 = golden_uniform(seed + 1000, k * c, 0.125).reshape(k, c)
+        b32 = golden_uniform(seed + 2000, c, 0.5)
+        dy32 = golden_uniform(seed + 3000, n * c, 1.0).reshape(n, c)
+        w = [[float(v) for v in row] for row in w32]
+        b = [float(v) for v in b32]
+        dy = [[float(v) for v in row] for row in dy32]
+        # Products of float32 values (and of bytes with float32) are exact in
+        # float64, so each fsum is the correctly rounded dot product.
+        y = [[math.fsum(x[i][j] * w[j][o] for j in range(k)) / divisor + b[o] for o in range(c)] for i in range(n)]
+        dx = [[math.fsum(dy[i][o] * w[j][o] for o in range(c)) for j in range(k)] for i in range(n)]
+        dw = [[math.fsum(x[i][j] * dy[i][o] for i in range(n)) / divisor for o in range(c)] for j in range(k)]
+        db = [math.fsum(dy[i][o] for i in range(n)) for o in range(c)]
+
+        def emit(tensor, rows, text):
+            for i, row in enumerate(rows):
+                for j, v in enumerate(row):
+                    values.append([name, tensor, i, j, text(v)])
+
+        emit("X", x, x_text)
+        emit("W", w, fmt32)
+        emit("b", [b], fmt32)
+        emit("dY", dy, fmt32)
+        emit("Y", y, fmt64)
+        emit("dX", dx, fmt64)
+        emit("dW", dw, fmt64)
+        emit("db", [db], fmt64)
+        cases.append([name, n, k, c, kind])
+    write_csv("linear_cases.csv", ["case", "n", "k", "c", "input"], cases)
+    write_csv("linear_values.csv", ["case", "tensor", "row", "col", "value"], values)
+
+
+if __name__ == "__main__":
+    write_xent()
+    write_linear()
