@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs every test of the project after ./build.sh has built it (./build.sh test
+# calls this). Ends with the totals line "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOGS=$ROOT/build/test-logs
+mkdir -p "$LOGS"
+passed=0 failed=0 skipped=0 gate_failures=0
+say() { printf '==> %s\n' "$*"; }
+
+# 1. PTX: assemble for sm_70/80/90, print registers, fail on spills.
+if command -v nvcc >/dev/null; then
+  say "PTX check (ptxas sm_70, sm_80, sm_90)"
+  tests/check-ptx.sh build/native/ptx || gate_failures=$((gate_failures + 1))
+else
+  say "PTX check skipped: no CUDA toolkit (./build.sh test installs it on Debian)"
+fi
+
+# 2. Golden data: the committed NumPy script must reproduce the committed CSVs.
+if [[ -f tests/golden/make_golden.py ]] && /usr/bin/python3 -c "import numpy" 2>/dev/null; then
+  say "regenerating NumPy golden cases"
+  if /usr/bin/python3 tests/golden/make_golden.py >"$LOGS/golden.log" 2>&1 && git diff --quiet --exit-code -- tests/golden 2>/dev/null; then
+    echo "golden cases unchanged"
+  else
+    cat "$LOGS/golden.log"; git diff --stat -- tests/golden
+    echo "error: tests/golden differs from what tests/golden/make_golden.py produces" >&2
+    gate_failures=$((gate_failures + 1))
+  fi
+fi
+
+count_ctest() {  # "…% tests passed, F tests failed out of T"
+  local log=$1 line
+  line=$(grep -E "tests failed out of" "$log" | tail -1)
+  if [[ $line =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    failed=$((failed + BASH_REMATCH[1])); passed=$((passed + BASH_REMATCH[2] - BASH_REMATCH[1]))
+  else
+    gate_failures=$((gate_failures + 1))
+  fi
+}
+
+# 3. Native tests of the CPU grid runtime and the C embedding example.
+say "native tests (ctest)"
+ctest --test-dir build --output-on-failure -j2 >"$LOGS/ctest.log" 2>&1
+tail -3 "$LOGS/ctest.log"; grep -E "\*\*\*Failed|Not Run" "$LOGS/ctest.log" || true
+count_ctest "$LOGS/ctest.log"
+
+# 4. The same native tests under AddressSanitizer and UBSan.
+say "native tests under AddressSanitizer + UBSan"
+if cmake -S . -B build-sanitize -DSHARPMAX_SANITIZE=ON -DSHARPMAX_PTX=OFF -DSHARPMAX_NATIVE_DIR="$ROOT/build-sanitize/native" >"$LOGS/sanitize-build.log" 2>&1 \
+   && cmake --build build-sanitize -j"$(nproc)" >>"$LOGS/sanitize-build.log" 2>&1; then
+  ctest --test-dir build-sanitize --output-on-failure -j2 >"$LOGS/ctest-sanitize.log" 2>&1
+  tail -3 "$LOGS/ctest-sanitize.log"; grep -E "\*\*\*Failed|Not Run|ERROR: AddressSanitizer|runtime error" "$LOGS/ctest-sanitize.log" || true
+  count_ctest "$LOGS/ctest-sanitize.log"
+else
+  tail -20 "$LOGS/sanitize-build.log"; gate_failures=$((gate_failures + 1))
+fi
+
+# 5. The .NET tests (NUnit): ops against the references, on every device.
+say "dotnet test"
+dotnet test tests/Sharpmax.Tests/Sharpmax.Tests.csproj -c Release --no-build -nologo 2>&1 | tee "$LOGS/dotnet-test.log" | grep -vE "^\s*$" | tail -40
+summary=$(grep -E "(Passed|Failed)! +- Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+" "$LOGS/dotnet-test.log" | tail -1)
+if [[ $summary =~ Failed:\ +([0-9]+),\ Passed:\ +([0-9]+),\ Skipped:\ +([0-9]+) ]]; then
+  failed=$((failed + BASH_REMATCH[1])); passed=$((passed + BASH_REMATCH[2])); skipped=$((skipped + BASH_REMATCH[3]))
+else
+  echo "error: no dotnet test summary found (see $LOGS/dotnet-test.log)" >&2
+  gate_failures=$((gate_failures + 1))
+fi
+
+if [[ $gate_failures -gt 0 ]]; then
+  echo "$gate_failures check(s) outside the test runners failed (see above)"
+  failed=$((failed + gate_failures))
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[[ $failed -eq 0 ]]
