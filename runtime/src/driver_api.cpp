@@ -317,7 +317,11 @@ SMresult smhost_cuMemAlloc_v2(SMdeviceptr* pointer, size_t bytes) {
     SMHOST_REQUIRE_INIT();
     if (pointer == nullptr || bytes == 0) return fail(SMHOST_ERROR_INVALID_VALUE, "cuMemAlloc of 0 bytes");
     std::size_t rounded = (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
+#if defined(_WIN32)
+    void* p = _aligned_malloc(rounded, kAllocationAlignment);
+#else
     void* p = std::aligned_alloc(kAllocationAlignment, rounded);
+#endif
     if (p == nullptr) return fail(SMHOST_ERROR_OUT_OF_MEMORY, "could not allocate " + std::to_string(bytes) + " bytes");
     Allocations& a = allocations();
     std::lock_guard<std::mutex> lock(a.mutex);
@@ -338,7 +342,11 @@ SMresult smhost_cuMemFree_v2(SMdeviceptr pointer) {
         a.live_bytes -= it->second;
         a.live.erase(it);
     }
+#if defined(_WIN32)
+    _aligned_free(reinterpret_cast<void*>(pointer));
+#else
     std::free(reinterpret_cast<void*>(pointer));
+#endif
     return SMHOST_SUCCESS;
 }
 

@@ -17,7 +17,11 @@
 //   as a result that changes with the seed.
 #include <boost/context/detail/fcontext.hpp>
 
+#if defined(_WIN32)
+#include <windows.h>
+#else
 #include <sys/mman.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
@@ -82,6 +86,20 @@ void shuffle(std::vector<unsigned int>& order, std::uint64_t& rng) {
 // a guard page below each stack; pages are committed only when touched.
 class StackPool {
 public:
+#if defined(_WIN32)
+    ~StackPool() {
+        if (base_ != nullptr) VirtualFree(base_, 0, MEM_RELEASE);
+    }
+    bool reserve() {
+        if (base_ != nullptr) return true;
+        bytes_ = kMaxThreadsPerBlock * (kFiberStackBytes + kGuardBytes);
+        base_ = static_cast<char*>(VirtualAlloc(nullptr, bytes_, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE));
+        if (base_ == nullptr) return false;
+        DWORD old;
+        for (unsigned int i = 0; i < kMaxThreadsPerBlock; ++i) VirtualProtect(slot(i), kGuardBytes, PAGE_NOACCESS, &old);
+        return true;
+    }
+#else
     ~StackPool() {
         if (base_ != nullptr) munmap(base_, bytes_);
     }
@@ -94,6 +112,7 @@ public:
         for (unsigned int i = 0; i < kMaxThreadsPerBlock; ++i) mprotect(slot(i), kGuardBytes, PROT_NONE);
         return true;
     }
+#endif
     // Lowest address of stack i (above its guard page).
     char* bottom(unsigned int i) const { return slot(i) + kGuardBytes; }
     char* top(unsigned int i) const { return bottom(i) + kFiberStackBytes; }
