@@ -1,0 +1,280 @@
+// Golden cases from tests/golden/make_golden.py (NumPy, float64), read with CsvHelper.
+//
+//   foreach (var g in GoldenCases.CrossEntropy) { g.Logits; g.Labels; g.N; g.C; g.Reduction; ... }
+//   var g = GoldenCases.CrossEntropyCase("c262144_n3_mean");
+//   [TestCaseSource(typeof(GoldenCases), nameof(GoldenCases.CrossEntropyNames))] void T(string name)
+//   foreach (var l in GoldenCases.Linear) { l.X (or l.Pixels), l.W, l.B, l.DY; l.Y, l.DX, l.DW, l.DB }
+//
+// A cross-entropy case also carries the softmax, log-softmax and argmax golden values:
+// Rows (per row: label, max, argmax, lse, loss, naive loss) and Values (per element:
+// softmax, log-softmax, gradient — every element of small cases, sampled columns of large
+// ones). Seeded cases (C up to 262144) regenerate their logits with RandomData.GoldenUniform.
+// Files are looked up in the test output's golden/ folder, then in tests/golden/ above it.
+// A missing or malformed file fails with the path and the command that regenerates it.
+using System.Globalization;
+using CsvHelper;
+
+namespace Sharpmax.Tests.Reference;
+
+/// <summary>One row of a cross-entropy golden case.</summary>
+public sealed record XentGoldenRow(int Row, int Label, float Max, int Argmax, double Lse, double Loss, double NaiveLoss);
+
+/// <summary>Expected values at one element (row, col) of a cross-entropy golden case.</summary>
+public sealed record XentGoldenValue(int Row, int Col, double Softmax, double LogSoftmax, double Grad);
+
+/// <summary>A softmax/cross-entropy golden case: inputs and float64 expected results.</summary>
+/// <param name="Logits">N×C float32, row-major (dense: ld = C).</param>
+/// <param name="Labels">N labels in [0, C) or <paramref name="IgnoreIndex"/>.</param>
+/// <param name="Count">Rows that are not ignored.</param>
+/// <param name="Loss">The reduced loss (for None, the sum of row losses).</param>
+/// <param name="NaiveLoss">The naive chain's reduced loss (clip at 1e-12).</param>
+public sealed record XentGoldenCase(
+    string Name, int N, int C, RefReduction Reduction, int IgnoreIndex, double LabelSmoothing,
+    float[] Logits, int[] Labels, int Count, double Loss, double NaiveLoss, string Description,
+    IReadOnlyList<XentGoldenRow> Rows, IReadOnlyList<XentGoldenValue> Values)
+{
+    /// <summary>True when <see cref="Values"/> holds every element, not a sample.</summary>
+    public bool HasAllValues => Values.Count == (long)N * C;
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+/// <summary>A linear-layer golden case: Y = X·W + b and the backward products (row-major).</summary>
+/// <param name="Pixels">N×K bytes when the input is u8 (the layer sees byte/255), else null.</param>
+/// <param name="X">N×K floats; for u8 input, (float)(byte/255.0) for convenience.</param>
+public sealed record LinearGoldenCase(
+    string Name, int N, int K, int C, byte[]? Pixels, float[] X, float[] W, float[] B, float[] DY,
+    double[] Y, double[] DX, double[] DW, double[] DB)
+{
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
+/// <summary>Loads the golden CSV files once per test run.</summary>
+public static class GoldenCases
+{
+    /// <summary>How to regenerate the files, quoted in every loader error.</summary>
+    public const string RegenerateCommand = "/usr/bin/python3 tests/golden/make_golden.py";
+
+    private static readonly Lazy<string> s_directory = new(Locate);
+    private static readonly Lazy<IReadOnlyList<XentGoldenCase>> s_crossEntropy = new(LoadCrossEntropy);
+    private static readonly Lazy<IReadOnlyList<LinearGoldenCase>> s_linear = new(LoadLinear);
+
+    /// <summary>The folder the CSV files are read from.</summary>
+    public static string Directory => s_directory.Value;
+
+    /// <summary>Every softmax/cross-entropy case, in file order.</summary>
+    public static IReadOnlyList<XentGoldenCase> CrossEntropy => s_crossEntropy.Value;
+
+    /// <summary>Every linear-layer case, in file order.</summary>
+    public static IReadOnlyList<LinearGoldenCase> Linear => s_linear.Value;
+
+    /// <summary>Case names, for [TestCaseSource].</summary>
+    public static IEnumerable<string> CrossEntropyNames() => CrossEntropy.Select(c => c.Name);
+
+    /// <summary>Case names, for [TestCaseSource].</summary>
+    public static IEnumerable<string> LinearNames() => Linear.Select(c => c.Name);
+
+    /// <summary>The cross-entropy case called <paramref name="name"/>.</summary>
+    public static XentGoldenCase CrossEntropyCase(string name) =>
+        CrossEntropy.FirstOrDefault(c => c.Name == name) ?? throw new KeyNotFoundException($"no golden cross-entropy case '{name}'");
+
+    /// <summary>The linear case called <paramref name="name"/>.</summary>
+    public static LinearGoldenCase LinearCase(string name) =>
+        Linear.FirstOrDefault(c => c.Name == name) ?? throw new KeyNotFoundException($"no golden linear case '{name}'");
+
+    private static string Locate()
+    {
+        var tried = new List<string>();
+        string output = Path.Combine(AppContext.BaseDirectory, "golden");
+        tried.Add(output);
+        if (File.Exists(Path.Combine(output, "xent_cases.csv")))
+            return output;
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "tests", "golden");
+            if (File.Exists(Path.Combine(candidate, "make_golden.py")))
+            {
+                tried.Add(candidate);
+                if (File.Exists(Path.Combine(candidate, "xent_cases.csv")))
+                    return candidate;
+            }
+        }
+        throw new FileNotFoundException(
+            $"Golden data not found (looked in {string.Join(", ", tried)}). Generate it from the repository root with: {RegenerateCommand}");
+    }
+
+    private static List<XentGoldenCase> LoadCrossEntropy()
+    {
+        var logits = new Dictionary<string, List<(int Row, int Col, float Value)>>();
+        foreach (var r in Read("xent_logits.csv"))
+            Group(logits, r.Text("case")).Add((r.Int("row"), r.Int("col"), r.Float("logit")));
+
+        var rows = new Dictionary<string, List<XentGoldenRow>>();
+        foreach (var r in Read("xent_rows.csv"))
+            Group(rows, r.Text("case")).Add(new XentGoldenRow(r.Int("row"), r.Int("label"), r.Float("max"), r.Int("argmax"),
+                r.Double("lse"), r.Double("loss"), r.Double("naive_loss")));
+
+        var values = new Dictionary<string, List<XentGoldenValue>>();
+        foreach (var r in Read("xent_values.csv"))
+            Group(values, r.Text("case")).Add(new XentGoldenValue(r.Int("row"), r.Int("col"),
+                r.Double("softmax"), r.Double("log_softmax"), r.Double("grad")));
+
+        var cases = new List<XentGoldenCase>();
+        foreach (var r in Read("xent_cases.csv"))
+        {
+            string name = r.Text("case");
+            int n = r.Int("n"), c = r.Int("c");
+            string source = r.Text("logits_source");
+            float[] data = source switch
+            {
+                "inline" => new float[(long)n * c],
+                "splitmix64" => RandomData.GoldenUniform(ulong.Parse(r.Text("logits_seed"), CultureInfo.InvariantCulture), (long)n * c, r.Double("logits_scale")),
+                _ => throw r.Malformed($"unknown logits_source '{source}'"),
+            };
+            var entries = logits.GetValueOrDefault(name) ?? [];
+            if (source == "inline" && entries.Count != data.Length)
+                throw r.Malformed($"case {name} is inline but xent_logits.csv lists {entries.Count} of its {data.Length} logits");
+            foreach (var (row, col, value) in entries)
+            {
+                if ((uint)row >= (uint)n || (uint)col >= (uint)c)
+                    throw r.Malformed($"xent_logits.csv entry ({row}, {col}) is outside case {name}'s {n}×{c}");
+                data[(long)row * c + col] = value;
+            }
+            var caseRows = rows.GetValueOrDefault(name) ?? [];
+            if (caseRows.Count != n || caseRows.Select((x, i) => x.Row != i).Any(bad => bad))
+                throw r.Malformed($"xent_rows.csv must list rows 0..{n - 1} of case {name} in order");
+            cases.Add(new XentGoldenCase(name, n, c, ParseReduction(r), r.Int("ignore_index"), r.Double("label_smoothing"),
+                data, caseRows.Select(x => x.Label).ToArray(), r.Int("count"), r.Double("loss"), r.Double("naive_loss"),
+                r.Text("description"), caseRows, values.GetValueOrDefault(name) ?? []));
+        }
+        var unknown = logits.Keys.Concat(rows.Keys).Concat(values.Keys).Except(cases.Select(c => c.Name)).ToList();
+        if (unknown.Count > 0)
+            throw Malformed("xent_cases.csv", $"cases {string.Join(", ", unknown)} appear in the other xent files but not here");
+        return cases;
+    }
+
+    private static List<LinearGoldenCase> LoadLinear()
+    {
+        var tensors = new Dictionary<string, List<CsvRecord>>();
+        foreach (var r in Read("linear_values.csv"))
+            Group(tensors, r.Text("case") + "." + r.Text("tensor")).Add(r);
+
+        var cases = new List<LinearGoldenCase>();
+        foreach (var r in Read("linear_cases.csv"))
+        {
+            string name = r.Text("case");
+            int n = r.Int("n"), k = r.Int("k"), c = r.Int("c");
+            string input = r.Text("input");
+            if (input is not ("f32" or "u8"))
+                throw r.Malformed($"unknown input kind '{input}'");
+
+            T[] Dense<T>(string tensor, int rowCount, int colCount, Func<CsvRecord, T> parse)
+            {
+                var entries = tensors.GetValueOrDefault($"{name}.{tensor}")
+                    ?? throw r.Malformed($"linear_values.csv has no tensor {tensor} for case {name}");
+                if (entries.Count != rowCount * colCount)
+                    throw r.Malformed($"linear_values.csv lists {entries.Count} entries of {name}.{tensor}, expected {rowCount}×{colCount}");
+                var result = new T[rowCount * colCount];
+                foreach (var e in entries)
+                {
+                    int row = e.Int("row"), col = e.Int("col");
+                    if ((uint)row >= (uint)rowCount || (uint)col >= (uint)colCount)
+                        throw e.Malformed($"{name}.{tensor}[{row}, {col}] is outside {rowCount}×{colCount}");
+                    result[row * colCount + col] = parse(e);
+                }
+                return result;
+            }
+            float[] Floats(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Float("value"));
+            double[] Doubles(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Double("value"));
+
+            byte[]? pixels = input == "u8" ? Dense("X", n, k, e => e.Byte("value")) : null;
+            float[] x = pixels is null ? Floats("X", n, k) : pixels.Select(p => (float)(p / 255.0)).ToArray();
+            cases.Add(new LinearGoldenCase(name, n, k, c, pixels, x, Floats("W", k, c), Floats("b", 1, c), Floats("dY", n, c),
+                Doubles("Y", n, c), Doubles("dX", n, k), Doubles("dW", k, c), Doubles("db", 1, c)));
+        }
+        return cases;
+    }
+
+    private static RefReduction ParseReduction(CsvRecord r) => r.Text("reduction") switch
+    {
+        "mean" => RefReduction.Mean,
+        "sum" => RefReduction.Sum,
+        "none" => RefReduction.None,
+        var other => throw r.Malformed($"unknown reduction '{other}'"),
+    };
+
+    private static List<T> Group<T>(Dictionary<string, List<T>> groups, string key)
+    {
+        if (!groups.TryGetValue(key, out var list))
+            groups[key] = list = [];
+        return list;
+    }
+
+    /// <summary>Reads every record of a golden file; each record keeps its file and line for error messages.</summary>
+    private static List<CsvRecord> Read(string file)
+    {
+        string path = Path.Combine(Directory, file);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Golden file {path} is missing. Regenerate it from the repository root with: {RegenerateCommand}", path);
+        // Strict: the script writes exactly this dialect, so anything else means a damaged file.
+        var options = CsvReaderOptions.Default with
+        {
+            Separator = ',',
+            FieldCountMismatch = CsvFieldCountHandling.Throw,
+            MalformedData = CsvMalformedDataHandling.Throw,
+            MissingField = CsvMissingFieldHandling.Throw,
+            TrackLineNumbers = true,
+        };
+        var records = new List<CsvRecord>();
+        try
+        {
+            using var csv = CsvReader.FromFile(path, options);
+            var header = csv.Headers.ToArray();
+            if (header.Length == 0)
+                throw Malformed(path, "no header line");
+            while (csv.Read())
+            {
+                var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+                for (int i = 0; i < header.Length; i++)
+                    fields[header[i]] = csv.GetString(i);
+                records.Add(new CsvRecord(path, csv.LineNumber, fields));
+            }
+        }
+        catch (CsvFormatException e)
+        {
+            throw Malformed(path, $"line {e.LineNumber}: {e.Message}");
+        }
+        return records;
+    }
+
+    private static InvalidDataException Malformed(string path, string problem) =>
+        new($"Golden file {path} is malformed: {problem}. Regenerate it from the repository root with: {RegenerateCommand}");
+
+    /// <summary>One CSV record with typed, checked field access.</summary>
+    private sealed class CsvRecord(string path, long line, Dictionary<string, string> fields)
+    {
+        public string Text(string column) =>
+            fields.TryGetValue(column, out var text) ? text : throw Malformed($"no column '{column}'");
+
+        public int Int(string column) =>
+            int.TryParse(Text(column), NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)
+                ? value : throw Malformed($"column '{column}' is not an integer: '{Text(column)}'");
+
+        // float.Parse rounds the shortest round-trip text back to the exact float32 the script wrote.
+        public byte Byte(string column) =>
+            byte.TryParse(Text(column), NumberStyles.Integer, CultureInfo.InvariantCulture, out byte value)
+                ? value : throw Malformed($"column '{column}' is not a byte: '{Text(column)}'");
+
+        public float Float(string column) =>
+            float.TryParse(Text(column), NumberStyles.Float, CultureInfo.InvariantCulture, out float value)
+                ? value : throw Malformed($"column '{column}' is not a number: '{Text(column)}'");
+
+        public double Double(string column) =>
+            double.TryParse(Text(column), NumberStyles.Float, CultureInfo.InvariantCulture, out double value)
+                ? value : throw Malformed($"column '{column}' is not a number: '{Text(column)}'");
+
+        public InvalidDataException Malformed(string problem) => GoldenCases.Malformed(path, $"line {line}: {problem}");
+    }
+}

@@ -1,0 +1,196 @@
+// The two independent references agree: the float64 C# reference (Reference/ReferenceOps.cs)
+// against the NumPy golden data (tests/golden/make_golden.py). No device is involved.
+using NUnit.Framework;
+using Sharpmax.Tests.Reference;
+
+namespace Sharpmax.Tests;
+
+[TestFixture]
+public class ReferenceSelfTests
+{
+    // Both sides are float64 from the same float32 inputs and the same formulas; they differ only
+    // in summation (math.fsum vs Neumaier) and libm rounding, each well under 1e-14 relative.
+    // 1e-11 leaves room for that and is still four orders below float32 rounding (6e-8), so any
+    // formula or indexing slip fails. atol covers entries that cancel to ~0 (p − 1 at the label).
+    private const double Rtol = 1e-11;
+    private const double Atol = 1e-13;
+
+    private static readonly double NaiveCap = -Math.Log(ReferenceOps.NaiveClip);
+    private static readonly int[] RequiredClassCounts = [1, 10, 1000, 30000, 65537, 262144];
+    private static readonly int[] FirstIndexEverywhere = [0, 0, 0, 0];
+
+    [TestCaseSource(typeof(GoldenCases), nameof(GoldenCases.CrossEntropyNames))]
+    public void CrossEntropy_reference_matches_golden(string name)
+    {
+        var g = GoldenCases.CrossEntropyCase(name);
+        var ce = ReferenceOps.CrossEntropy(g.Logits, g.Labels, g.N, g.C, g.Reduction, g.IgnoreIndex, g.LabelSmoothing);
+        var naive = ReferenceOps.NaiveCrossEntropy(g.Logits, g.Labels, g.N, g.C, g.Reduction, g.IgnoreIndex);
+        var softmax = ReferenceOps.Softmax(g.Logits, g.N, g.C);
+        var logSoftmax = ReferenceOps.LogSoftmax(g.Logits, g.N, g.C);
+        var lse = ReferenceOps.LogSumExp(g.Logits, g.N, g.C);
+        var argmax = ReferenceOps.Argmax(g.Logits, g.N, g.C);
+
+        Assert.That(ce.Count, Is.EqualTo(g.Count), "non-ignored rows");
+        AssertClose.Scalar(ce.Loss, g.Loss, Atol, Rtol, $"{name} loss");
+        AssertClose.Scalar(naive.Loss, g.NaiveLoss, Atol, Rtol, $"{name} naive loss");
+        AssertClose.Tensor(ce.RowLoss, g.Rows.Select(r => r.Loss).ToArray(), Atol, Rtol, $"{name} row loss");
+        AssertClose.Tensor(naive.RowLoss, g.Rows.Select(r => r.NaiveLoss).ToArray(), Atol, Rtol, $"{name} naive row loss");
+        AssertClose.Tensor(lse, g.Rows.Select(r => r.Lse).ToArray(), Atol, Rtol, $"{name} lse");
+        AssertClose.Tensor(ce.Lse, lse, 0, 0, $"{name} CrossEntropy's lse vs LogSumExp");
+        Assert.That(argmax, Is.EqualTo(g.Rows.Select(r => r.Argmax).ToArray()), $"{name} argmax");
+        for (int r = 0; r < g.N; r++)
+            Assert.That(g.Logits.AsSpan(r * g.C, g.C).ToArray().Max(), Is.EqualTo(g.Rows[r].Max), $"{name} row {r} max");
+
+        long[] at = g.Values.Select(v => (long)v.Row * g.C + v.Col).ToArray();
+        AssertClose.Tensor(at.Select(i => softmax[i]).ToArray(), g.Values.Select(v => v.Softmax).ToArray(), Atol, Rtol, $"{name} softmax");
+        AssertClose.Tensor(at.Select(i => logSoftmax[i]).ToArray(), g.Values.Select(v => v.LogSoftmax).ToArray(), Atol, Rtol, $"{name} log-softmax");
+        AssertClose.Tensor(at.Select(i => ce.Gradient[i]).ToArray(), g.Values.Select(v => v.Grad).ToArray(), Atol, Rtol, $"{name} gradient");
+    }
+
+    [TestCaseSource(typeof(GoldenCases), nameof(GoldenCases.LinearNames))]
+    public void Linear_reference_matches_golden(string name)
+    {
+        var g = GoldenCases.LinearCase(name);
+        double[] y = g.Pixels is null
+            ? ReferenceOps.LinearForward(g.X, g.W, g.B, g.N, g.K, g.C)
+            : ReferenceOps.LinearForward(g.Pixels, g.W, g.B, g.N, g.K, g.C);
+        double[] dw = g.Pixels is null
+            ? ReferenceOps.LinearBackwardWeight(g.X, g.DY, g.N, g.K, g.C)
+            : ReferenceOps.LinearBackwardWeight(g.Pixels, g.DY, g.N, g.K, g.C);
+        AssertClose.Tensor(y, g.Y, Atol, Rtol, $"{name} Y", g.C);
+        AssertClose.Tensor(ReferenceOps.LinearBackwardInput(g.DY, g.W, g.N, g.K, g.C), g.DX, Atol, Rtol, $"{name} dX", g.K);
+        AssertClose.Tensor(dw, g.DW, Atol, Rtol, $"{name} dW", g.C);
+        AssertClose.Tensor(ReferenceOps.LinearBackwardBias(g.DY, g.N, g.C), g.DB, Atol, Rtol, $"{name} db");
+    }
+
+    [Test]
+    public void Golden_cases_cover_the_required_shapes_and_extremes()
+    {
+        var cases = GoldenCases.CrossEntropy;
+        Assert.That(cases.Select(c => c.C).Distinct(), Is.SupersetOf(RequiredClassCounts));
+        Assert.That(cases.Any(c => c.N == 1) && cases.Any(c => c.N > 1 && c.N % 2 == 1), "N = 1 and odd N");
+        Assert.That(cases.Select(c => c.Reduction).Distinct(), Is.EquivalentTo(Enum.GetValues<RefReduction>()));
+        Assert.That(cases.Any(c => c.LabelSmoothing == 0.1), "label smoothing 0.1");
+        Assert.That(cases.Any(c => c.Labels.Contains(0) && c.Labels.Contains(c.C - 1) && c.Labels.Contains(c.IgnoreIndex)),
+            "labels 0, C-1 and the ignore index in one case");
+        Assert.That(cases.Any(c => c.Logits.Contains(1e4f) && c.Logits.Contains(-1e4f)), "±1e4 logits");
+        Assert.That(cases.Any(c => c.C > 65536 && c.Logits.Contains(float.NegativeInfinity)), "-inf in a large row");
+        Assert.That(GoldenCases.Linear.Any(c => c.Pixels is not null), "u8 pixel input");
+    }
+
+    [Test]
+    public void All_ignored_batch_has_zero_mean_loss_and_zero_gradient()
+    {
+        foreach (var g in GoldenCases.CrossEntropy.Where(c => c.Count == 0))
+        {
+            var ce = ReferenceOps.CrossEntropy(g.Logits, g.Labels, g.N, g.C, g.Reduction, g.IgnoreIndex, g.LabelSmoothing);
+            Assert.That(g.Loss, Is.Zero, g.Name);
+            Assert.That(ce.Loss, Is.Zero, g.Name);
+            Assert.That(ce.Gradient, Is.All.Zero, g.Name);
+        }
+    }
+
+    [Test]
+    public void Naive_loss_is_capped_by_the_clip_and_exact_below_it()
+    {
+        foreach (var g in GoldenCases.CrossEntropy.Where(c => c.LabelSmoothing == 0))
+            foreach (var row in g.Rows)
+            {
+                Assert.That(row.NaiveLoss, Is.LessThanOrEqualTo(NaiveCap * (1 + 1e-15)), $"{g.Name} row {row.Row}");
+                if (row.Loss < NaiveCap - 1e-6)
+                    AssertClose.Scalar(row.NaiveLoss, row.Loss, 1e-12, 1e-12, $"{g.Name} row {row.Row} below the clip");
+                else
+                    AssertClose.Scalar(row.NaiveLoss, NaiveCap, 1e-12, 1e-12, $"{g.Name} row {row.Row} clipped");
+            }
+        Assert.That(GoldenCases.CrossEntropy.Any(g => g.Rows.Any(r => r.Loss > NaiveCap)), "some golden row shows the clip");
+    }
+
+    [Test]
+    public void Golden_generator_twin_reproduces_the_inline_logits()
+    {
+        // c10_n7_* were generated by make_golden.py from seed 10, scale 8, with no patches, and stored inline.
+        var g = GoldenCases.CrossEntropyCase("c10_n7_mean");
+        Assert.That(RandomData.GoldenUniform(10, g.N * g.C, 8.0), Is.EqualTo(g.Logits));
+    }
+
+    [Test]
+    public void Row_stride_gives_the_same_results_as_dense_rows()
+    {
+        const int n = 5, c = 7, ld = 11;
+        var rng = new RandomData(1);
+        float[] dense = rng.Logits(n, c);
+        float[] strided = new float[(n - 1) * ld + c];
+        Array.Fill(strided, float.NaN); // padding must never be read
+        for (int r = 0; r < n; r++)
+            dense.AsSpan(r * c, c).CopyTo(strided.AsSpan(r * ld));
+        int[] labels = [0, 6, -100, 3, 2];
+        var a = ReferenceOps.CrossEntropy(dense, labels, n, c, RefReduction.Sum, labelSmoothing: 0.1);
+        var b = ReferenceOps.CrossEntropy(strided, labels, n, c, RefReduction.Sum, labelSmoothing: 0.1, ld: ld);
+        Assert.That(b.RowLoss, Is.EqualTo(a.RowLoss));
+        Assert.That(b.Gradient, Is.EqualTo(a.Gradient));
+        Assert.That(ReferenceOps.Softmax(strided, n, c, ld), Is.EqualTo(ReferenceOps.Softmax(dense, n, c)));
+        Assert.That(ReferenceOps.Argmax(strided, n, c, ld), Is.EqualTo(ReferenceOps.Argmax(dense, n, c)));
+    }
+
+    [Test]
+    public void Gradient_matches_central_differences_of_the_loss()
+    {
+        const int n = 3, c = 6;
+        var rng = new RandomData(7);
+        float[] logits = rng.Logits(n, c, scale: 2);
+        int[] labels = [5, -100, 0];
+        foreach (var reduction in Enum.GetValues<RefReduction>())
+        {
+            var ce = ReferenceOps.CrossEntropy(logits, labels, n, c, reduction, labelSmoothing: 0.1);
+            for (int i = 0; i < n * c; i++)
+            {
+                // float32 steps: h = 2^-10 keeps x ± h exact; the central difference's error is O(h²) ≈ 1e-6.
+                const float h = 1f / 1024;
+                float[] plus = (float[])logits.Clone(), minus = (float[])logits.Clone();
+                plus[i] += h;
+                minus[i] -= h;
+                double numeric = (ReferenceOps.CrossEntropy(plus, labels, n, c, reduction, labelSmoothing: 0.1).Loss
+                                  - ReferenceOps.CrossEntropy(minus, labels, n, c, reduction, labelSmoothing: 0.1).Loss) / (2.0 * h);
+                AssertClose.Scalar(ce.Gradient[i], numeric, 1e-6, 1e-5, $"{reduction} d loss / d logit[{i}]");
+            }
+        }
+    }
+
+    [Test]
+    public void Argmax_takes_the_lowest_index_on_ties_and_all_minus_infinity_rows()
+    {
+        float ninf = float.NegativeInfinity;
+        float[] logits = [3, 1, 3, ninf, ninf, ninf, 2, 2, 2, 0, -0f, 0];
+        Assert.That(ReferenceOps.Argmax(logits, 4, 3), Is.EqualTo(FirstIndexEverywhere));
+    }
+
+    [Test]
+    public void Out_of_range_label_is_rejected_with_row_and_value()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            ReferenceOps.CrossEntropy(new float[6], [0, 3], 2, 3));
+        Assert.That(e!.Message, Does.Contain("row 1").And.Contain("3"));
+    }
+
+    [Test]
+    public void AssertClose_treats_nan_and_infinity_explicitly()
+    {
+        double inf = double.PositiveInfinity;
+        Assert.That(AssertClose.IsClose(double.NaN, double.NaN, 0, 0));
+        Assert.That(AssertClose.IsClose(inf, inf, 0, 0));
+        Assert.That(AssertClose.IsClose(-inf, inf, 1, 1), Is.False);
+        Assert.That(AssertClose.IsClose(1e300, inf, 1, 1), Is.False);
+        Assert.That(AssertClose.IsClose(double.NaN, 0, 1, 1), Is.False);
+        Assert.That(AssertClose.IsClose(1.0 + 1e-6, 1.0, 0, 1e-6));
+        Assert.That(AssertClose.IsClose(1.0 + 1e-5, 1.0, 0, 1e-6), Is.False);
+    }
+
+    [Test]
+    public void AssertClose_failure_names_the_worst_element_and_the_nmse()
+    {
+        float[] got = [1f, 2f, 3.5f, 4f];
+        double[] expected = [1, 2.001, 3, 4];
+        var e = Assert.Throws<AssertionException>(() => AssertClose.Tensor(got, expected, 1e-6, 1e-6, "demo", cols: 2));
+        Assert.That(e!.Message, Does.Contain("2 of 4").And.Contain("[2] (row 1, col 0)").And.Contain("got 3.5").And.Contain("NMSE"));
+    }
+}
