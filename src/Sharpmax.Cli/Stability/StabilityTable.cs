@@ -1,0 +1,127 @@
+using static System.FormattableString;
+
+namespace Sharpmax.Cli.Stability;
+
+/// <summary>
+/// The numerical-stability story of softmax cross-entropy in float32, for one row of C = 10 logits
+/// o = (M, 0, …, 0) of growing magnitude M, against the float64 value:
+/// <list type="bullet">
+/// <item>naive: −log(exp(o_y) / Σ exp(o_j)), no shift: exp overflows to ∞ once M &gt; 88.72 (ln of float32's max).</item>
+/// <item>shifted + clip: softmax of o − max, then −log(max(p_y, 1e-12)): no overflow, but p_y underflows and the clip caps the loss at −ln 1e-12 ≈ 27.63.</item>
+/// <item>fused: log-sum-exp of o − max plus max − o_y: exact to float32 rounding at every M.</item>
+/// </list>
+/// </summary>
+public static class StabilityTable
+{
+    public const int Classes = 10;
+    public const float Clip = 1e-12f;
+
+    public static IReadOnlyList<float> Magnitudes { get; } = [1, 10, 30, 50, 88, 89, 100, 1000, 10000];
+
+    public sealed record Row(float Magnitude, int Label, double Reference, float Naive, float ShiftedClipped, float Fused);
+
+    public static IEnumerable<Row> Rows()
+    {
+        foreach (int label in new[] { 0, 1 })
+        {
+            foreach (float m in Magnitudes)
+            {
+                float[] logits = new float[Classes];
+                logits[0] = m;
+                yield return new Row(m, label, Reference(logits, label), Naive(logits, label), ShiftedClipped(logits, label), Fused(logits, label));
+            }
+        }
+    }
+
+    public static void Print(TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        output.WriteLine($"Softmax cross-entropy of one row of {Classes} float32 logits o = (M, 0, ..., 0), label y:");
+        output.WriteLine("  naive          -log(exp(o_y) / sum exp(o_j)), no shift");
+        output.WriteLine("  shifted+clip   softmax(o - max), then -log(max(p_y, 1e-12))   (d2l from scratch, the 'naive' kernels)");
+        output.WriteLine("  fused          logsumexp(o - max) + max - o_y                  (the 'fused' kernel)");
+        output.WriteLine("  float64        the same loss in double precision, the reference");
+        string? block = null;
+        foreach (var row in Rows())
+        {
+            string title = row.Label == 0
+                ? "y = 0, the top logit: confident and right (true loss ~ 9·exp(-M))"
+                : "y = 1, M below the top: confident and wrong (true loss ~ M)";
+            if (title != block)
+            {
+                block = title;
+                output.WriteLine();
+                output.WriteLine(title);
+                output.WriteLine($"{"M",8}  {"float64",14}  {"naive",14}  {"shifted+clip",14}  {"fused",14}");
+            }
+            output.WriteLine(Invariant($"{row.Magnitude,8:G6}  {Show(row.Reference),14}  {Show(row.Naive),14}  {Show(row.ShiftedClipped),14}  {Show(row.Fused),14}"));
+        }
+        output.WriteLine();
+        output.WriteLine("naive: exp(o) overflows float32 once o > 88.72, giving inf/inf = NaN (right) or log(0) = inf (wrong).");
+        output.WriteLine("shifted+clip: never overflows, but p_y underflows below 1e-12 once the gap exceeds 27.6, so the clip caps");
+        output.WriteLine("the loss at 27.63 (and its gradient says nothing about how wrong the prediction is).");
+        output.WriteLine("fused: follows float64 at every magnitude; for tiny true losses it rounds log(1 + 9e^-M) like any float32 sum.");
+    }
+
+    private static string Show(double value) => value switch
+    {
+        double.NaN => "NaN",
+        double.PositiveInfinity => "inf",
+        double.NegativeInfinity => "-inf",
+        _ => Invariant($"{value:G7}"),
+    };
+
+    private static float Naive(float[] logits, int label)
+    {
+        float sum = 0;
+        foreach (float o in logits)
+        {
+            sum += MathF.Exp(o);
+        }
+        return -MathF.Log(MathF.Exp(logits[label]) / sum);
+    }
+
+    private static float ShiftedClipped(float[] logits, int label)
+    {
+        float max = logits.Max();
+        float sum = 0;
+        foreach (float o in logits)
+        {
+            sum += MathF.Exp(o - max);
+        }
+        float p = MathF.Exp(logits[label] - max) / sum;
+        return -MathF.Log(MathF.Max(p, Clip));
+    }
+
+    private static float Fused(float[] logits, int label)
+    {
+        float max = logits.Max();
+        float sum = 0;
+        foreach (float o in logits)
+        {
+            sum += MathF.Exp(o - max);
+        }
+        return MathF.Log(sum) + max - logits[label];
+    }
+
+    /// <summary>float64, with log1p so that tiny losses keep their digits.</summary>
+    private static double Reference(float[] logits, int label)
+    {
+        double max = logits.Max();
+        double rest = 0;
+        bool maxSeen = false;
+        foreach (float o in logits)
+        {
+            if (o == max && !maxSeen)
+            {
+                maxSeen = true;
+                continue;
+            }
+            rest += Math.Exp(o - max);
+        }
+        return Log1P(rest) + max - logits[label];
+    }
+
+    /// <summary>log(1 + x) without losing a tiny x to the rounding of 1 + x.</summary>
+    private static double Log1P(double x) => Math.Abs(x) < 1e-4 ? x - x * x / 2 + x * x * x / 3 : Math.Log(1 + x);
+}
