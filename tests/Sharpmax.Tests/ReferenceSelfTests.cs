@@ -38,6 +38,7 @@ public class ReferenceSelfTests
         AssertClose.Tensor(lse, g.Rows.Select(r => r.Lse).ToArray(), Atol, Rtol, $"{name} lse");
         AssertClose.Tensor(ce.Lse, lse, 0, 0, $"{name} CrossEntropy's lse vs LogSumExp");
         Assert.That(argmax, Is.EqualTo(g.Rows.Select(r => r.Argmax).ToArray()), $"{name} argmax");
+        Assert.That(ReferenceOps.CorrectCount(g.Logits, g.Labels, g.N, g.C), Is.EqualTo(g.Correct), $"{name} correct count");
         for (int r = 0; r < g.N; r++)
             Assert.That(g.Logits.AsSpan(r * g.C, g.C).ToArray().Max(), Is.EqualTo(g.Rows[r].Max), $"{name} row {r} max");
 
@@ -61,6 +62,14 @@ public class ReferenceSelfTests
         AssertClose.Tensor(ReferenceOps.LinearBackwardInput(g.DY, g.W, g.N, g.K, g.C), g.DX, Atol, Rtol, $"{name} dX", g.K);
         AssertClose.Tensor(dw, g.DW, Atol, Rtol, $"{name} dW", g.C);
         AssertClose.Tensor(ReferenceOps.LinearBackwardBias(g.DY, g.N, g.C), g.DB, Atol, Rtol, $"{name} db");
+    }
+
+    [Test]
+    public void Sgd_reference_matches_golden()
+    {
+        Assert.That(GoldenCases.Sgd, Is.Not.Empty);
+        foreach (var g in GoldenCases.Sgd)
+            AssertClose.Tensor(ReferenceOps.SgdStep(g.W, g.G, g.Lr, g.WeightDecay), g.Updated, Atol, Rtol, g.Name);
     }
 
     [Test]
@@ -157,6 +166,44 @@ public class ReferenceSelfTests
     }
 
     [Test]
+    public void Fully_masked_row_has_zero_softmax_and_no_nan_when_ignored()
+    {
+        float ninf = float.NegativeInfinity;
+        float[] logits = [ninf, ninf, ninf, 1, 2, 3];
+        Assert.That(ReferenceOps.Softmax(logits, 2, 3).Take(3), Is.All.Zero);
+        Assert.That(ReferenceOps.LogSumExp(logits, 2, 3)[0], Is.EqualTo(double.NegativeInfinity));
+        var ce = ReferenceOps.CrossEntropy(logits, [-100, 2], 2, 3);
+        Assert.That(double.IsFinite(ce.Loss) && ce.Gradient.All(double.IsFinite), "ignored masked row");
+        var unignored = ReferenceOps.CrossEntropy(logits, [0, 2], 2, 3, RefReduction.None);
+        Assert.That(unignored.RowLoss[0], Is.NaN, "a masked row's loss is undefined");
+        Assert.That(ReferenceOps.NaiveCrossEntropy(logits, [0, 2], 2, 3, RefReduction.None).RowLoss[0], Is.EqualTo(NaiveCap).Within(1e-12));
+    }
+
+    [Test]
+    public void Golden_loader_names_a_missing_file_and_how_to_regenerate_it()
+    {
+        using var copy = new GoldenCopy();
+        File.Delete(copy.File("xent_rows.csv"));
+        var e = Assert.Throws<FileNotFoundException>(() => GoldenCases.LoadCrossEntropy(copy.Directory));
+        Assert.That(e!.Message, Does.Contain("xent_rows.csv").And.Contain(GoldenCases.RegenerateCommand));
+    }
+
+    [TestCase("xent_logits.csv", "c10_n1_mean,0,3,", "c10_n1_mean,0,3,zero", "not a number")]
+    [TestCase("xent_rows.csv", "c10_n1_mean,0,9,", "c10_n1_mean,0,9,1,2,", "line")]
+    [TestCase("xent_cases.csv", ",mean,-100,", ",average,-100,", "unknown reduction")]
+    [TestCase("xent_values.csv", "c10_n1_mean,", "no_such_case,", "no_such_case")]
+    public void Golden_loader_names_a_malformed_file_and_how_to_regenerate_it(string file, string find, string replace, string expected)
+    {
+        using var copy = new GoldenCopy();
+        string text = File.ReadAllText(copy.File(file));
+        int at = text.IndexOf(find, StringComparison.Ordinal);
+        Assert.That(at, Is.GreaterThanOrEqualTo(0), $"{find} in {file}");
+        File.WriteAllText(copy.File(file), string.Concat(text.AsSpan(0, at), replace, text.AsSpan(at + find.Length)));
+        var e = Assert.Throws<InvalidDataException>(() => GoldenCases.LoadCrossEntropy(copy.Directory));
+        Assert.That(e!.Message, Does.Contain(file).And.Contain(expected).And.Contain(GoldenCases.RegenerateCommand));
+    }
+
+    [Test]
     public void Argmax_takes_the_lowest_index_on_ties_and_all_minus_infinity_rows()
     {
         float ninf = float.NegativeInfinity;
@@ -192,5 +239,21 @@ public class ReferenceSelfTests
         double[] expected = [1, 2.001, 3, 4];
         var e = Assert.Throws<AssertionException>(() => AssertClose.Tensor(got, expected, 1e-6, 1e-6, "demo", cols: 2));
         Assert.That(e!.Message, Does.Contain("2 of 4").And.Contain("[2] (row 1, col 0)").And.Contain("got 3.5").And.Contain("NMSE"));
+    }
+
+    /// <summary>A scratch copy of the golden files, for damaging.</summary>
+    private sealed class GoldenCopy : IDisposable
+    {
+        public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("sharpmax-golden-").FullName;
+
+        public GoldenCopy()
+        {
+            foreach (string path in System.IO.Directory.GetFiles(GoldenCases.Directory, "*.csv"))
+                System.IO.File.Copy(path, File(Path.GetFileName(path)));
+        }
+
+        public string File(string name) => Path.Combine(Directory, name);
+
+        public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
     }
 }

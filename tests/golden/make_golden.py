@@ -41,6 +41,8 @@ Files
                    when N*C <= 2048, else sampled columns of each row
                    (0, 1, C/2, C-1, the label, the argmax, and 8 seeded ones).
   linear_cases.csv / linear_values.csv  Y = X.W + b and its backward products.
+  sgd.csv          one SGD step per element: w, g, lr, weight decay, new w.
+  accuracy.csv     per xent case: the number of rows whose argmax is the label.
 
 Definitions (PyTorch's semantics where PyTorch defines them)
   lse_r      = log sum_c exp(x_rc)
@@ -56,11 +58,17 @@ Definitions (PyTorch's semantics where PyTorch defines them)
              It is the gradient of the exact loss; the naive loss's clip is
              not differentiated (the naive path's gradient kernel computes the
              same softmax - onehot).
+  A row of all -inf (a fully masked row) has softmax 0, log-softmax -inf and
+  lse -inf, as kernels/softmax.cu defines it (not 0/0 = NaN); it only occurs
+  on ignored rows here.
   All rows ignored, reduction mean: the loss is 0 and the gradient is 0. A mean
   over zero contributing rows is defined here as 0 (an empty sum, and nothing
   to divide), not 0/0 = NaN as in PyTorch: a batch with nothing to learn from
   must not poison the running loss or the weights. The loss is then a constant
   (0) whatever the logits, so its gradient is exactly 0.
+
+SGD (PyTorch's torch.optim.SGD without momentum)
+  w_new = w - lr * (g + weight_decay * w), from float32 w, g, lr, weight_decay.
 
 Linear (shape letters: N rows, K input features, C outputs; row-major)
   Y = X.W + b (N x C), dX = dY.W^T (N x K), dW = X^T.dY (K x C),
@@ -164,6 +172,9 @@ def xent_row(x, label, c, eps):
     """Exact float64 results for one row of float32 logits `x` (Python floats)."""
     m = max(x)
     argmax = x.index(m)  # the first occurrence: lowest index on ties
+    if m == -math.inf:  # fully masked row
+        assert label == IGNORE_INDEX, "a masked row has no defined loss"
+        return m, argmax, m, [0.0] * c, [m] * c, 0.0, 0.0
     # x_c - m is exact for float32 inputs of similar magnitude, so working
     # relative to the row max keeps the full float64 precision at |x| = 1e4.
     exps = [math.exp(v - m) for v in x]
@@ -253,6 +264,9 @@ def xent_cases():
                        description="every row ignored: loss 0 and gradient 0 (mean is defined as 0, not NaN)")
     yield XentCase("all_ignored_smooth_mean", 3, 10, [IGNORE_INDEX] * 3, "mean", 0.1, seed=41,
                    description="every row ignored, label smoothing 0.1")
+    yield XentCase("masked_rows_none", 3, 10, [IGNORE_INDEX, 3, 6], "none",
+                   inline=[-inf] * 10 + [float(v) for v in golden_uniform(50, 10, 4.0)] + [-inf] * 6 + [2.5] + [-inf] * 3,
+                   description="all -inf row (ignored): softmax 0, lse -inf; a row finite at the label only")
     yield XentCase("ties_none", 5, 10, [1, 9, 0, 2, 8], "none", inline=sum(ties, []),
                    description="argmax ties resolve to the lowest index")
     yield XentCase("c1000_n1_none", 1, 1000, [999], "none", seed=1000, description="C = 1000, label C-1")
@@ -277,7 +291,7 @@ def xent_cases():
 
 
 def write_xent():
-    cases, logits_rows, row_rows, value_rows = [], [], [], []
+    cases, logits_rows, row_rows, value_rows, accuracy_rows = [], [], [], [], []
     for case in xent_cases():
         row_losses, naive_losses = [], []
         per_row = []
@@ -309,6 +323,7 @@ def write_xent():
             for (r, col) in sorted(case.patches):
                 logits_rows.append([case.name, r, col, fmt32(case.logits[r, col])])
             seed, scale_text = case.seed, fmt32(case.scale)
+        accuracy_rows.append([case.name, sum(1 for (r, y, m, argmax, *_) in per_row if argmax == y)])
         cases.append([case.name, case.n, case.c, case.reduction, IGNORE_INDEX, fmt64(case.smoothing),
                       case.source, seed, scale_text, count, fmt64(loss), fmt64(naive_loss), case.description])
     write_csv("xent_cases.csv", ["case", "n", "c", "reduction", "ignore_index", "label_smoothing",
@@ -317,6 +332,24 @@ def write_xent():
     write_csv("xent_logits.csv", ["case", "row", "col", "logit"], logits_rows)
     write_csv("xent_rows.csv", ["case", "row", "label", "max", "argmax", "lse", "loss", "naive_loss"], row_rows)
     write_csv("xent_values.csv", ["case", "row", "col", "softmax", "log_softmax", "grad"], value_rows)
+    write_csv("accuracy.csv", ["case", "correct"], accuracy_rows)
+
+
+# ----------------------------------------------------------------- SGD
+
+def write_sgd():
+    rows = []
+    # name, count, lr, weight decay, seed; lr and decay are float32 values (0.1 is not exact).
+    for name, count, lr, decay, seed in (("sgd_plain", 17, 0.1, 0.0, 200), ("sgd_decay", 33, 0.1, 5e-4, 201),
+                                         ("sgd_large_lr", 5, 3.0, 0.01, 202)):
+        lr32, decay32 = np.float32(lr), np.float32(decay)
+        w = golden_uniform(seed, count, 0.0625)
+        g = golden_uniform(seed + 1, count, 1.0)
+        for i in range(count):
+            wi, gi = float(w[i]), float(g[i])
+            new = wi - float(lr32) * (gi + float(decay32) * wi)
+            rows.append([name, i, fmt32(lr32), fmt32(decay32), fmt32(wi), fmt32(gi), fmt64(new)])
+    write_csv("sgd.csv", ["case", "index", "lr", "weight_decay", "w", "g", "w_new"], rows)
 
 
 # ----------------------------------------------------------------- linear
@@ -377,3 +410,4 @@ def write_linear():
 if __name__ == "__main__":
     write_xent()
     write_linear()
+    write_sgd()

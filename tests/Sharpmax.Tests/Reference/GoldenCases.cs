@@ -4,11 +4,12 @@
 //   var g = GoldenCases.CrossEntropyCase("c262144_n3_mean");
 //   [TestCaseSource(typeof(GoldenCases), nameof(GoldenCases.CrossEntropyNames))] void T(string name)
 //   foreach (var l in GoldenCases.Linear) { l.X (or l.Pixels), l.W, l.B, l.DY; l.Y, l.DX, l.DW, l.DB }
+//   foreach (var s in GoldenCases.Sgd) { s.W, s.G, s.Lr, s.WeightDecay; s.Updated }
 //
-// A cross-entropy case also carries the softmax, log-softmax and argmax golden values:
-// Rows (per row: label, max, argmax, lse, loss, naive loss) and Values (per element:
+// A cross-entropy case also carries the softmax, log-softmax, argmax and accuracy golden
+// values: Rows (per row: label, max, argmax, lse, loss, naive loss), Values (per element:
 // softmax, log-softmax, gradient — every element of small cases, sampled columns of large
-// ones). Seeded cases (C up to 262144) regenerate their logits with RandomData.GoldenUniform.
+// ones) and Correct (rows whose argmax is the label). Seeded cases (C up to 262144) regenerate their logits with RandomData.GoldenUniform.
 // Files are looked up in the test output's golden/ folder, then in tests/golden/ above it.
 // A missing or malformed file fails with the path and the command that regenerates it.
 using System.Globalization;
@@ -28,9 +29,10 @@ public sealed record XentGoldenValue(int Row, int Col, double Softmax, double Lo
 /// <param name="Count">Rows that are not ignored.</param>
 /// <param name="Loss">The reduced loss (for None, the sum of row losses).</param>
 /// <param name="NaiveLoss">The naive chain's reduced loss (clip at 1e-12).</param>
+/// <param name="Correct">Rows whose argmax is their label (the accuracy kernel's count).</param>
 public sealed record XentGoldenCase(
     string Name, int N, int C, RefReduction Reduction, int IgnoreIndex, double LabelSmoothing,
-    float[] Logits, int[] Labels, int Count, double Loss, double NaiveLoss, string Description,
+    float[] Logits, int[] Labels, int Count, double Loss, double NaiveLoss, int Correct, string Description,
     IReadOnlyList<XentGoldenRow> Rows, IReadOnlyList<XentGoldenValue> Values)
 {
     /// <summary>True when <see cref="Values"/> holds every element, not a sample.</summary>
@@ -51,6 +53,13 @@ public sealed record LinearGoldenCase(
     public override string ToString() => Name;
 }
 
+/// <summary>One SGD step over a vector: Updated = W − Lr·(G + WeightDecay·W), computed in float64.</summary>
+public sealed record SgdGoldenCase(string Name, float Lr, float WeightDecay, float[] W, float[] G, double[] Updated)
+{
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+}
+
 /// <summary>Loads the golden CSV files once per test run.</summary>
 public static class GoldenCases
 {
@@ -58,8 +67,9 @@ public static class GoldenCases
     public const string RegenerateCommand = "/usr/bin/python3 tests/golden/make_golden.py";
 
     private static readonly Lazy<string> s_directory = new(Locate);
-    private static readonly Lazy<IReadOnlyList<XentGoldenCase>> s_crossEntropy = new(LoadCrossEntropy);
-    private static readonly Lazy<IReadOnlyList<LinearGoldenCase>> s_linear = new(LoadLinear);
+    private static readonly Lazy<IReadOnlyList<XentGoldenCase>> s_crossEntropy = new(() => LoadCrossEntropy(Directory));
+    private static readonly Lazy<IReadOnlyList<LinearGoldenCase>> s_linear = new(() => LoadLinear(Directory));
+    private static readonly Lazy<IReadOnlyList<SgdGoldenCase>> s_sgd = new(() => LoadSgd(Directory));
 
     /// <summary>The folder the CSV files are read from.</summary>
     public static string Directory => s_directory.Value;
@@ -69,6 +79,9 @@ public static class GoldenCases
 
     /// <summary>Every linear-layer case, in file order.</summary>
     public static IReadOnlyList<LinearGoldenCase> Linear => s_linear.Value;
+
+    /// <summary>Every SGD case, in file order.</summary>
+    public static IReadOnlyList<SgdGoldenCase> Sgd => s_sgd.Value;
 
     /// <summary>Case names, for [TestCaseSource].</summary>
     public static IEnumerable<string> CrossEntropyNames() => CrossEntropy.Select(c => c.Name);
@@ -105,24 +118,29 @@ public static class GoldenCases
             $"Golden data not found (looked in {string.Join(", ", tried)}). Generate it from the repository root with: {RegenerateCommand}");
     }
 
-    private static List<XentGoldenCase> LoadCrossEntropy()
+    /// <summary>Reads the cross-entropy files of <paramref name="directory"/> (tests point it at damaged copies).</summary>
+    internal static List<XentGoldenCase> LoadCrossEntropy(string directory)
     {
         var logits = new Dictionary<string, List<(int Row, int Col, float Value)>>();
-        foreach (var r in Read("xent_logits.csv"))
+        foreach (var r in Read(directory, "xent_logits.csv"))
             Group(logits, r.Text("case")).Add((r.Int("row"), r.Int("col"), r.Float("logit")));
 
         var rows = new Dictionary<string, List<XentGoldenRow>>();
-        foreach (var r in Read("xent_rows.csv"))
+        foreach (var r in Read(directory, "xent_rows.csv"))
             Group(rows, r.Text("case")).Add(new XentGoldenRow(r.Int("row"), r.Int("label"), r.Float("max"), r.Int("argmax"),
                 r.Double("lse"), r.Double("loss"), r.Double("naive_loss")));
 
         var values = new Dictionary<string, List<XentGoldenValue>>();
-        foreach (var r in Read("xent_values.csv"))
+        foreach (var r in Read(directory, "xent_values.csv"))
             Group(values, r.Text("case")).Add(new XentGoldenValue(r.Int("row"), r.Int("col"),
                 r.Double("softmax"), r.Double("log_softmax"), r.Double("grad")));
 
+        var correct = new Dictionary<string, int>();
+        foreach (var r in Read(directory, "accuracy.csv"))
+            correct[r.Text("case")] = r.Int("correct");
+
         var cases = new List<XentGoldenCase>();
-        foreach (var r in Read("xent_cases.csv"))
+        foreach (var r in Read(directory, "xent_cases.csv"))
         {
             string name = r.Text("case");
             int n = r.Int("n"), c = r.Int("c");
@@ -147,22 +165,30 @@ public static class GoldenCases
                 throw r.Malformed($"xent_rows.csv must list rows 0..{n - 1} of case {name} in order");
             cases.Add(new XentGoldenCase(name, n, c, ParseReduction(r), r.Int("ignore_index"), r.Double("label_smoothing"),
                 data, caseRows.Select(x => x.Label).ToArray(), r.Int("count"), r.Double("loss"), r.Double("naive_loss"),
+                correct.TryGetValue(name, out int right) ? right : throw r.Malformed($"accuracy.csv has no line for case {name}"),
                 r.Text("description"), caseRows, values.GetValueOrDefault(name) ?? []));
         }
-        var unknown = logits.Keys.Concat(rows.Keys).Concat(values.Keys).Except(cases.Select(c => c.Name)).ToList();
-        if (unknown.Count > 0)
-            throw Malformed("xent_cases.csv", $"cases {string.Join(", ", unknown)} appear in the other xent files but not here");
+        var known = cases.Select(c => c.Name).ToHashSet();
+        (string File, IEnumerable<string> Names)[] sources =
+            [("xent_logits.csv", logits.Keys), ("xent_rows.csv", rows.Keys), ("xent_values.csv", values.Keys), ("accuracy.csv", correct.Keys)];
+        foreach (var (file, names) in sources)
+        {
+            var unknown = names.Where(name => !known.Contains(name)).ToList();
+            if (unknown.Count > 0)
+                throw Malformed(Path.Combine(directory, file), $"cases {string.Join(", ", unknown)} are not in xent_cases.csv");
+        }
         return cases;
     }
 
-    private static List<LinearGoldenCase> LoadLinear()
+    /// <summary>Reads the linear files of <paramref name="directory"/>.</summary>
+    internal static List<LinearGoldenCase> LoadLinear(string directory)
     {
         var tensors = new Dictionary<string, List<CsvRecord>>();
-        foreach (var r in Read("linear_values.csv"))
+        foreach (var r in Read(directory, "linear_values.csv"))
             Group(tensors, r.Text("case") + "." + r.Text("tensor")).Add(r);
 
         var cases = new List<LinearGoldenCase>();
-        foreach (var r in Read("linear_cases.csv"))
+        foreach (var r in Read(directory, "linear_cases.csv"))
         {
             string name = r.Text("case");
             int n = r.Int("n"), k = r.Int("k"), c = r.Int("c");
@@ -197,6 +223,28 @@ public static class GoldenCases
         return cases;
     }
 
+    /// <summary>Reads sgd.csv of <paramref name="directory"/>.</summary>
+    internal static List<SgdGoldenCase> LoadSgd(string directory)
+    {
+        var cases = new List<SgdGoldenCase>();
+        foreach (var group in Read(directory, "sgd.csv").GroupBy(r => r.Text("case")))
+        {
+            var rows = group.ToList();
+            var first = rows[0];
+            for (int i = 0; i < rows.Count; i++)
+            {
+                if (rows[i].Int("index") != i)
+                    throw rows[i].Malformed($"sgd case {group.Key} must list indices 0..{rows.Count - 1} in order");
+                if (rows[i].Float("lr") != first.Float("lr") || rows[i].Float("weight_decay") != first.Float("weight_decay"))
+                    throw rows[i].Malformed($"sgd case {group.Key} changes lr or weight_decay within the case");
+            }
+            cases.Add(new SgdGoldenCase(group.Key, first.Float("lr"), first.Float("weight_decay"),
+                rows.Select(r => r.Float("w")).ToArray(), rows.Select(r => r.Float("g")).ToArray(),
+                rows.Select(r => r.Double("w_new")).ToArray()));
+        }
+        return cases;
+    }
+
     private static RefReduction ParseReduction(CsvRecord r) => r.Text("reduction") switch
     {
         "mean" => RefReduction.Mean,
@@ -213,9 +261,9 @@ public static class GoldenCases
     }
 
     /// <summary>Reads every record of a golden file; each record keeps its file and line for error messages.</summary>
-    private static List<CsvRecord> Read(string file)
+    private static List<CsvRecord> Read(string directory, string file)
     {
-        string path = Path.Combine(Directory, file);
+        string path = Path.Combine(directory, file);
         if (!File.Exists(path))
             throw new FileNotFoundException($"Golden file {path} is missing. Regenerate it from the repository root with: {RegenerateCommand}", path);
         // Strict: the script writes exactly this dialect, so anything else means a damaged file.

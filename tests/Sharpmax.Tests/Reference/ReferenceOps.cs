@@ -15,12 +15,19 @@
 //   double[] dx = ReferenceOps.LinearBackwardInput(dy, w, n, k, c); // dX = dY·Wᵀ, N×K
 //   double[] dw = ReferenceOps.LinearBackwardWeight(x, dy, n, k, c);// dW = Xᵀ·dY, K×C
 //   double[] db = ReferenceOps.LinearBackwardBias(dy, n, c);        // db = Σ rows dY, C
+//   double[] w1 = ReferenceOps.SgdStep(w, g, lr, weightDecay);      // w − lr·(g + wd·w)
+//   int correct = ReferenceOps.CorrectCount(logits, labels, n, c);  // rows with argmax == label
 //
 // Definitions (the same as tests/golden/make_golden.py, which documents them in full):
 //   loss_r = (1 − ε)(lse_r − x_r,y) + ε·mean_c(lse_r − x_rc), 0 on ignored rows;
 //   mean over the non-ignored rows, and 0 (with a zero gradient) when every row is ignored;
 //   grad_rc = (softmax_rc − (1 − ε)[c = y] − ε/C)·scale, scale 1/count for mean, else 1;
 //   for None the gradient is that of the sum of row losses and Loss holds that sum.
+//   A row of all −∞ (fully masked, as kernels/softmax.cu defines it) has softmax 0,
+//   log-softmax −∞ and lse −∞; its loss is 0 when ignored and NaN (undefined) otherwise,
+//   while the naive chain, which sees p = 0, clips it to 27.631.
+//   Pixel inputs are x = byte/255 taken exactly (kernels multiply by float32(1/255):
+//   a relative difference below 6e-8, far inside any float32 tolerance).
 namespace Sharpmax.Tests.Reference;
 
 /// <summary>How per-row losses are reduced (PyTorch's names).</summary>
@@ -66,7 +73,7 @@ public static class ReferenceOps
             var row = logits.Slice(r * ld, c);
             var (max, logSum) = MaxAndLogSum(row);
             for (int j = 0; j < c; j++)
-                result[(long)r * c + j] = Math.Exp((row[j] - max) - logSum);
+                result[(long)r * c + j] = IsMasked(max) ? 0.0 : Math.Exp((row[j] - max) - logSum);
         }
         return result;
     }
@@ -81,7 +88,7 @@ public static class ReferenceOps
             var row = logits.Slice(r * ld, c);
             var (max, logSum) = MaxAndLogSum(row);
             for (int j = 0; j < c; j++)
-                result[(long)r * c + j] = (row[j] - max) - logSum;
+                result[(long)r * c + j] = IsMasked(max) ? double.NegativeInfinity : (row[j] - max) - logSum;
         }
         return result;
     }
@@ -94,7 +101,7 @@ public static class ReferenceOps
         for (int r = 0; r < n; r++)
         {
             var (max, logSum) = MaxAndLogSum(logits.Slice(r * ld, c));
-            result[r] = max + logSum;
+            result[r] = IsMasked(max) ? max : max + logSum;
         }
         return result;
     }
@@ -138,10 +145,16 @@ public static class ReferenceOps
         {
             var row = logits.Slice(r * ld, c);
             var (max, logSum) = MaxAndLogSum(row);
-            lse[r] = max + logSum;
+            lse[r] = IsMasked(max) ? max : max + logSum;
             int y = labels[r];
             if (y == ignoreIndex)
                 continue; // loss 0, gradient 0
+            if (IsMasked(max))
+            {
+                rowLoss[r] = double.NaN;
+                gradient.AsSpan(r * c, c).Fill(double.NaN);
+                continue;
+            }
             // Relative to the row max: x − max is exact for float32 inputs, so precision survives |x| = 1e4.
             double loss = (max - row[y]) + logSum;
             if (eps != 0.0)
@@ -178,7 +191,7 @@ public static class ReferenceOps
                 continue;
             var row = logits.Slice(r * ld, c);
             var (max, logSum) = MaxAndLogSum(row);
-            double p = Math.Exp((row[y] - max) - logSum);
+            double p = IsMasked(max) ? 0.0 : Math.Exp((row[y] - max) - logSum);
             rowLoss[r] = -Math.Log(Math.Max(p, NaiveClip));
         }
         int count = CountContributing(labels, ignoreIndex);
@@ -245,6 +258,28 @@ public static class ReferenceOps
         return db;
     }
 
+    /// <summary>One SGD step (PyTorch's, no momentum): w − lr·(g + weightDecay·w), element-wise.</summary>
+    public static double[] SgdStep(ReadOnlySpan<float> w, ReadOnlySpan<float> g, float lr, float weightDecay = 0f)
+    {
+        CheckLength(g, w.Length, nameof(g));
+        var result = new double[w.Length];
+        for (int i = 0; i < w.Length; i++)
+            result[i] = w[i] - (double)lr * (g[i] + (double)weightDecay * w[i]);
+        return result;
+    }
+
+    /// <summary>How many rows have argmax (lowest index on ties) equal to their label; ignored rows never count.</summary>
+    public static int CorrectCount(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int n, int c, int ld = 0)
+    {
+        CheckLength(labels, n, nameof(labels));
+        int[] argmax = Argmax(logits, n, c, ld);
+        int correct = 0;
+        for (int r = 0; r < n; r++)
+            if (argmax[r] == labels[r])
+                correct++;
+        return correct;
+    }
+
     // X is float or byte; products of two float32 values (or a byte and a float32) are exact in
     // double, so the only rounding is in the (compensated) sum and the final /divisor.
     private static double[] Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<float> w, ReadOnlySpan<float> b, int n, int k, int c, double divisor)
@@ -289,7 +324,9 @@ public static class ReferenceOps
             _ => throw new NotSupportedException(typeof(T).Name),
         };
 
-    /// <summary>The row max and log Σ exp(x − max); a row of −∞ gives (−∞, NaN) as softmax itself would.</summary>
+    private static bool IsMasked(double rowMax) => double.IsNegativeInfinity(rowMax);
+
+    /// <summary>The row max and log Σ exp(x − max); callers treat a row of −∞ (<see cref="IsMasked"/>) apart.</summary>
     private static (double Max, double LogSum) MaxAndLogSum(ReadOnlySpan<float> row)
     {
         double max = double.NegativeInfinity;
