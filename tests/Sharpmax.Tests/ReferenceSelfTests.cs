@@ -24,7 +24,7 @@ public class ReferenceSelfTests
     {
         var g = GoldenCases.CrossEntropyCase(name);
         var ce = ReferenceOps.CrossEntropy(g.Logits, g.Labels, g.N, g.C, g.Reduction, g.IgnoreIndex, g.LabelSmoothing);
-        var naive = ReferenceOps.NaiveCrossEntropy(g.Logits, g.Labels, g.N, g.C, g.Reduction, g.IgnoreIndex);
+        var naive = ReferenceOps.NaiveCrossEntropy(g.Logits, g.Labels, g.N, g.C, g.Reduction, g.IgnoreIndex, g.LabelSmoothing);
         var softmax = ReferenceOps.Softmax(g.Logits, g.N, g.C);
         var logSoftmax = ReferenceOps.LogSoftmax(g.Logits, g.N, g.C);
         var lse = ReferenceOps.LogSumExp(g.Logits, g.N, g.C);
@@ -166,7 +166,7 @@ public class ReferenceSelfTests
     }
 
     [Test]
-    public void Fully_masked_row_has_zero_softmax_and_no_nan_when_ignored()
+    public void Fully_masked_row_has_zero_softmax_and_infinite_loss_unless_ignored()
     {
         float ninf = float.NegativeInfinity;
         float[] logits = [ninf, ninf, ninf, 1, 2, 3];
@@ -175,7 +175,8 @@ public class ReferenceSelfTests
         var ce = ReferenceOps.CrossEntropy(logits, [-100, 2], 2, 3);
         Assert.That(double.IsFinite(ce.Loss) && ce.Gradient.All(double.IsFinite), "ignored masked row");
         var unignored = ReferenceOps.CrossEntropy(logits, [0, 2], 2, 3, RefReduction.None);
-        Assert.That(unignored.RowLoss[0], Is.NaN, "a masked row's loss is undefined");
+        Assert.That(unignored.RowLoss[0], Is.EqualTo(double.PositiveInfinity), "every class is impossible");
+        Assert.That(unignored.Gradient.Take(3), Is.EqualTo(new[] { -1.0, 0.0, 0.0 }), "softmax 0 minus the one-hot target");
         Assert.That(ReferenceOps.NaiveCrossEntropy(logits, [0, 2], 2, 3, RefReduction.None).RowLoss[0], Is.EqualTo(NaiveCap).Within(1e-12));
     }
 

@@ -48,8 +48,9 @@ Definitions (PyTorch's semantics where PyTorch defines them)
   lse_r      = log sum_c exp(x_rc)
   loss_r     = (1 - eps) * (lse_r - x_r,y) + eps * mean_c(lse_r - x_rc)
                (eps = label smoothing; 0 for an ignored row: y == ignore_index)
-  naive_r    = -log(max(softmax_r,y, 1e-12))  (d2l's softmax -> log -> gather
-               chain with its clip: it can never exceed -log(1e-12) = 27.631)
+  naive_r    = (1 - eps) * nl_r,y + eps * mean_c(nl_rc),  nl = -log(max(softmax, 1e-12))
+               (d2l's softmax -> log -> gather chain with its clip, smoothed the
+               same way: it can never exceed -log(1e-12) = 27.631)
   reduction  mean: sum of loss_r over non-ignored rows / their count;
              sum: the sum; none: the `loss` column holds the sum as well, and
              the gradient is that of the sum (upstream gradient of ones).
@@ -59,8 +60,9 @@ Definitions (PyTorch's semantics where PyTorch defines them)
              not differentiated (the naive path's gradient kernel computes the
              same softmax - onehot).
   A row of all -inf (a fully masked row) has softmax 0, log-softmax -inf and
-  lse -inf, as kernels/softmax.cu defines it (not 0/0 = NaN); it only occurs
-  on ignored rows here.
+  lse -inf, as kernels/softmax.cu defines it (not 0/0 = NaN). Not ignored, every
+  class is impossible: loss +inf, naive loss 27.631 (p = 0, clipped), and the
+  gradient formula with softmax 0, i.e. -target * scale.
   All rows ignored, reduction mean: the loss is 0 and the gradient is 0. A mean
   over zero contributing rows is defined here as 0 (an empty sum, and nothing
   to divide), not 0/0 = NaN as in PyTorch: a batch with nothing to learn from
@@ -173,8 +175,9 @@ def xent_row(x, label, c, eps):
     m = max(x)
     argmax = x.index(m)  # the first occurrence: lowest index on ties
     if m == -math.inf:  # fully masked row
-        assert label == IGNORE_INDEX, "a masked row has no defined loss"
-        return m, argmax, m, [0.0] * c, [m] * c, 0.0, 0.0
+        if label == IGNORE_INDEX:
+            return m, argmax, m, [0.0] * c, [m] * c, 0.0, 0.0
+        return m, argmax, m, [0.0] * c, [m] * c, math.inf, -math.log(NAIVE_CLIP)
     # x_c - m is exact for float32 inputs of similar magnitude, so working
     # relative to the row max keeps the full float64 precision at |x| = 1e4.
     exps = [math.exp(v - m) for v in x]
@@ -191,6 +194,9 @@ def xent_row(x, label, c, eps):
         smooth = math.fsum(m - v for v in x) / c + log_s  # mean_c(-log softmax_c)
         loss = (1.0 - eps) * loss + eps * smooth
     naive = -math.log(max(softmax[label], NAIVE_CLIP))
+    if eps != 0.0:
+        naive_mean = math.fsum(-math.log(max(p, NAIVE_CLIP)) for p in softmax) / c
+        naive = (1.0 - eps) * naive + eps * naive_mean
     return m, argmax, lse, softmax, log_softmax, loss, naive
 
 
@@ -264,9 +270,11 @@ def xent_cases():
                        description="every row ignored: loss 0 and gradient 0 (mean is defined as 0, not NaN)")
     yield XentCase("all_ignored_smooth_mean", 3, 10, [IGNORE_INDEX] * 3, "mean", 0.1, seed=41,
                    description="every row ignored, label smoothing 0.1")
-    yield XentCase("masked_rows_none", 3, 10, [IGNORE_INDEX, 3, 6], "none",
-                   inline=[-inf] * 10 + [float(v) for v in golden_uniform(50, 10, 4.0)] + [-inf] * 6 + [2.5] + [-inf] * 3,
-                   description="all -inf row (ignored): softmax 0, lse -inf; a row finite at the label only")
+    masked = [-inf] * 10
+    yield XentCase("masked_rows_none", 5, 10, [IGNORE_INDEX, 3, 6, 5, 0], "none",
+                   inline=masked + [float(v) for v in golden_uniform(50, 10, 4.0)] + [-inf] * 6 + [2.5] + [-inf] * 3
+                   + masked + [float(v) for v in golden_uniform(51, 10, 4.0)],
+                   description="all -inf rows: ignored (loss 0) and not (loss +inf, naive 27.63); a row finite at the label only")
     yield XentCase("ties_none", 5, 10, [1, 9, 0, 2, 8], "none", inline=sum(ties, []),
                    description="argmax ties resolve to the lowest index")
     yield XentCase("c1000_n1_none", 1, 1000, [999], "none", seed=1000, description="C = 1000, label C-1")

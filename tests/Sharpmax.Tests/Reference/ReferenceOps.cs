@@ -10,7 +10,7 @@
 //                                         ignoreIndex: -100, labelSmoothing: 0.1);
 //               // ce.RowLoss (N), ce.Loss, ce.Gradient (N×C), ce.Count, ce.Lse (N)
 //   var naive = ReferenceOps.NaiveCrossEntropy(logits, labels, n, c, RefReduction.Mean);
-//               // naive.RowLoss = −log(max(p_label, 1e-12)), naive.Loss
+//               // naive.RowLoss = −log(max(p_label, 1e-12)) (smoothed like the loss), naive.Loss
 //   double[] y  = ReferenceOps.LinearForward(x, w, b, n, k, c);     // Y = X·W + b, N×C (x may be pixels: byte/255)
 //   double[] dx = ReferenceOps.LinearBackwardInput(dy, w, n, k, c); // dX = dY·Wᵀ, N×K
 //   double[] dw = ReferenceOps.LinearBackwardWeight(x, dy, n, k, c);// dW = Xᵀ·dY, K×C
@@ -23,9 +23,10 @@
 //   mean over the non-ignored rows, and 0 (with a zero gradient) when every row is ignored;
 //   grad_rc = (softmax_rc − (1 − ε)[c = y] − ε/C)·scale, scale 1/count for mean, else 1;
 //   for None the gradient is that of the sum of row losses and Loss holds that sum.
+//   naive_r = (1 − ε)·nl_r,y + ε·mean_c(nl_rc), nl = −log(max(softmax, 1e-12)) (≤ 27.631);
 //   A row of all −∞ (fully masked, as kernels/softmax.cu defines it) has softmax 0,
-//   log-softmax −∞ and lse −∞; its loss is 0 when ignored and NaN (undefined) otherwise,
-//   while the naive chain, which sees p = 0, clips it to 27.631.
+//   log-softmax −∞ and lse −∞; unless ignored, its loss is +∞ (every class impossible),
+//   its gradient the formula with softmax 0, −target·scale, and its naive loss 27.631.
 //   Pixel inputs are x = byte/255 taken exactly (kernels multiply by float32(1/255):
 //   a relative difference below 6e-8, far inside any float32 tolerance).
 namespace Sharpmax.Tests.Reference;
@@ -149,15 +150,11 @@ public static class ReferenceOps
             int y = labels[r];
             if (y == ignoreIndex)
                 continue; // loss 0, gradient 0
-            if (IsMasked(max))
-            {
-                rowLoss[r] = double.NaN;
-                gradient.AsSpan(r * c, c).Fill(double.NaN);
-                continue;
-            }
             // Relative to the row max: x − max is exact for float32 inputs, so precision survives |x| = 1e4.
             double loss = (max - row[y]) + logSum;
-            if (eps != 0.0)
+            if (IsMasked(max))
+                loss = double.PositiveInfinity; // (−∞ − −∞) would be NaN: every class is impossible
+            else if (eps != 0.0)
             {
                 var spread = new CompensatedSum();
                 foreach (float x in row)
@@ -167,7 +164,7 @@ public static class ReferenceOps
             rowLoss[r] = loss;
             for (int j = 0; j < c; j++)
             {
-                double p = Math.Exp((row[j] - max) - logSum);
+                double p = IsMasked(max) ? 0.0 : Math.Exp((row[j] - max) - logSum);
                 double target = (j == y ? 1.0 - eps : 0.0) + eps / c;
                 gradient[(long)r * c + j] = (p - target) * scale;
             }
@@ -175,14 +172,19 @@ public static class ReferenceOps
         return new CrossEntropyReference(rowLoss, Reduce(rowLoss, reduction, count), gradient, count, lse);
     }
 
-    /// <summary>The naive chain: p = softmax (exact), loss = −log(max(p_label, 1e-12)).</summary>
+    /// <summary>
+    /// The naive chain: p = softmax (exact), nl = −log(max(p, 1e-12)), loss = (1 − ε)·nl_label + ε·mean_c(nl_c).
+    /// Its gradient kernel computes <see cref="CrossEntropy"/>'s gradient.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, C) and not the ignore index.</exception>
     public static NaiveCrossEntropyReference NaiveCrossEntropy(
         ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int n, int c,
-        RefReduction reduction = RefReduction.Mean, int ignoreIndex = DefaultIgnoreIndex, int ld = 0)
+        RefReduction reduction = RefReduction.Mean, int ignoreIndex = DefaultIgnoreIndex,
+        double labelSmoothing = 0.0, int ld = 0)
     {
         ld = CheckLogits(logits, n, c, ld);
         CheckLabels(labels, n, c, ignoreIndex);
+        double eps = labelSmoothing;
         var rowLoss = new double[n];
         for (int r = 0; r < n; r++)
         {
@@ -191,8 +193,15 @@ public static class ReferenceOps
                 continue;
             var row = logits.Slice(r * ld, c);
             var (max, logSum) = MaxAndLogSum(row);
-            double p = IsMasked(max) ? 0.0 : Math.Exp((row[y] - max) - logSum);
-            rowLoss[r] = -Math.Log(Math.Max(p, NaiveClip));
+            double loss = ClippedNll(row[y], max, logSum);
+            if (eps != 0.0)
+            {
+                var spread = new CompensatedSum();
+                foreach (float x in row)
+                    spread.Add(ClippedNll(x, max, logSum));
+                loss = (1.0 - eps) * loss + eps * (spread.Value / c);
+            }
+            rowLoss[r] = loss;
         }
         int count = CountContributing(labels, ignoreIndex);
         return new NaiveCrossEntropyReference(rowLoss, Reduce(rowLoss, reduction, count));
@@ -323,6 +332,10 @@ public static class ReferenceOps
             byte b => b,
             _ => throw new NotSupportedException(typeof(T).Name),
         };
+
+    // The naive chain's −log(max(p, 1e-12)) for one logit of a row.
+    private static double ClippedNll(float x, double max, double logSum) =>
+        -Math.Log(Math.Max(IsMasked(max) ? 0.0 : Math.Exp((x - max) - logSum), NaiveClip));
 
     private static bool IsMasked(double rowMax) => double.IsNegativeInfinity(rowMax);
 
