@@ -1,0 +1,126 @@
+namespace Sharpmax.Ops;
+
+/// <summary>Which fused row kernel of softmax.cu or cross_entropy.cu runs (see <see cref="RowDispatch"/> for the rules).</summary>
+public enum RowKernelVariant
+{
+    /// <summary>Chosen by device kind and row length.</summary>
+    Auto,
+
+    /// <summary>One thread per row, no barrier (<c>_row</c>): the CPU device's kernel.</summary>
+    Row,
+
+    /// <summary>One warp per row, the row in registers (<c>_warp32</c>, <c>_warp256</c>, <c>_warp1024</c>); C ≤ 1024.</summary>
+    Warp,
+
+    /// <summary>One block per row, the row cached in dynamic shared memory (<c>_block</c>); 4·C bytes must fit.</summary>
+    Block,
+
+    /// <summary>One block per row, streaming online softmax (<c>_online</c>); any C.</summary>
+    Online,
+}
+
+/// <summary>A planned launch of a row kernel.</summary>
+internal readonly record struct RowLaunch(string KernelName, Dim3 Grid, Dim3 Block, int SharedBytes);
+
+/// <summary>
+/// Dispatch rules shared by the softmax and cross-entropy ops (also written at the top of the .cu files):
+/// <list type="bullet">
+/// <item>CPU device: always the thread-per-row kernel. Its block's threads run as plain calls (no fibers), its row
+/// loops compile to SIMD, and rows are spread over enough blocks to keep every core busy.</item>
+/// <item>CUDA: C ≤ 1024 → a warp per row (32, 256 or 1024 columns per warp: 1, 8 or 32 values per lane);
+/// 4·C bytes of dynamic shared memory within the opt-in limit → a block per row with the row in shared memory;
+/// otherwise → a block per row streaming the row twice (online softmax).</item>
+/// </list>
+/// A requested variant overrides the rule (tests and the bench run every variant on every device).
+/// </summary>
+internal static class RowDispatch
+{
+    /// <summary>Longest row the warp kernels hold in registers.</summary>
+    public const int WarpMaxColumns = 1024;
+
+    private const int WarpsPerBlock = 4;
+    private const int CudaRowsPerBlock = 128;
+    private const int CpuMaxRowsPerBlock = 64;
+    private const int CpuBlocksPerCore = 4;
+
+    // The block kernel's static __shared__ scratch (32 floats), kept free next to the cached row.
+    private const int StaticSharedBytes = 32 * sizeof(float);
+
+    /// <summary>The variant that runs for <paramref name="requested"/> on this device and row length.</summary>
+    /// <exception cref="ArgumentException">The requested variant cannot run rows of length <paramref name="c"/>.</exception>
+    public static RowKernelVariant Resolve(Device device, RowKernelVariant requested, int c)
+    {
+        switch (requested)
+        {
+            case RowKernelVariant.Auto when device.Kind == DeviceKind.Cpu:
+                return RowKernelVariant.Row;
+            case RowKernelVariant.Auto:
+                if (c <= WarpMaxColumns)
+                    return RowKernelVariant.Warp;
+                return BlockSharedBytes(c) <= device.MaxSharedBytesPerBlockOptIn ? RowKernelVariant.Block : RowKernelVariant.Online;
+            case RowKernelVariant.Warp when c > WarpMaxColumns:
+                throw new ArgumentException($"The warp kernels hold rows of at most {WarpMaxColumns} columns; C = {c}.", nameof(requested));
+            case RowKernelVariant.Block when BlockSharedBytes(c) > device.MaxSharedBytesPerBlockOptIn:
+                throw new ArgumentException(
+                    $"The block kernel caches the row in shared memory: C = {c} needs {BlockSharedBytes(c)} bytes, the device allows {device.MaxSharedBytesPerBlockOptIn}.",
+                    nameof(requested));
+            case RowKernelVariant.Row or RowKernelVariant.Warp or RowKernelVariant.Block or RowKernelVariant.Online:
+                return requested;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(requested), requested, "Unknown row kernel variant.");
+        }
+    }
+
+    /// <summary>The kernel name and launch shape for <paramref name="family"/> (e.g. <c>softmax_forward_f32</c>).</summary>
+    public static RowLaunch Plan(Device device, string family, RowKernelVariant requested, int n, int c)
+    {
+        var variant = Resolve(device, requested, c);
+        switch (variant)
+        {
+            case RowKernelVariant.Row:
+            {
+                var (grid, block) = ThreadPerRow(device, n);
+                return new RowLaunch($"{family}_row", grid, block, 0);
+            }
+            case RowKernelVariant.Warp:
+            {
+                var size = c <= 32 ? 32 : c <= 256 ? 256 : 1024;
+                return new RowLaunch($"{family}_warp{size}", CeilDiv(n, WarpsPerBlock), 32 * WarpsPerBlock, 0);
+            }
+            case RowKernelVariant.Block:
+                return new RowLaunch($"{family}_block", n, RowBlockThreads(c), c * sizeof(float));
+            default:
+                return new RowLaunch($"{family}_online", n, RowBlockThreads(c), 0);
+        }
+    }
+
+    /// <summary>Launch shape of a one-thread-per-row kernel (the naive chain and the row variant).</summary>
+    public static (Dim3 Grid, Dim3 Block) ThreadPerRow(Device device, int n)
+    {
+        int rowsPerBlock = CudaRowsPerBlock;
+        if (device.Kind == DeviceKind.Cpu)
+        {
+            // Enough blocks that the workers share the rows evenly, few enough that a block is not a single row.
+            int blocksWanted = Math.Max(1, device.MultiprocessorCount * CpuBlocksPerCore);
+            rowsPerBlock = Math.Clamp(CeilDiv(n, blocksWanted), 1, CpuMaxRowsPerBlock);
+        }
+        return (CeilDiv(n, rowsPerBlock), rowsPerBlock);
+    }
+
+    /// <summary>Threads of the one-block reduction kernels (a power of two): a single thread on the CPU device,
+    /// where a block's threads would run one after the other anyway.</summary>
+    public static int ReduceThreads(Device device) => device.Kind == DeviceKind.Cpu ? 1 : 256;
+
+    // About eight columns per thread, between one warp and 1024 threads.
+    private static int RowBlockThreads(int c)
+    {
+        int threads = 32;
+        while (threads < 1024 && threads * 8 < c)
+            threads *= 2;
+        return threads;
+    }
+
+    private static long BlockSharedBytes(int c) => (long)c * sizeof(float) + StaticSharedBytes;
+
+    private static int CeilDiv(int a, int b) => (int)(((long)a + b - 1) / b);
+}
