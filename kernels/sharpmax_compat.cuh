@@ -45,10 +45,12 @@
 #define SHARPMAX_TLS thread_local
 #define SHARPMAX_TLS_FAST thread_local
 #else
-// __thread: no dynamic-initialization guard on each access. The index
-// variables are tiny and read in every inner loop: keep them in static TLS.
+// __thread: no dynamic-initialization guard on each access. Not initial-exec:
+// that would mark the whole library STATIC_TLS, and __shared__ arrays would
+// have to fit glibc's small static-TLS surplus at dlopen. CMake compiles the
+// host library with TLS descriptors (-mtls-dialect=gnu2) to keep access cheap.
 #define SHARPMAX_TLS __thread
-#define SHARPMAX_TLS_FAST __thread __attribute__((tls_model("initial-exec")))
+#define SHARPMAX_TLS_FAST __thread
 #endif
 #define __shared__ static SHARPMAX_TLS
 #define __restrict__ __restrict
