@@ -27,7 +27,7 @@ public sealed class Device : IDisposable
         var api = context.Api;
         context.MakeCurrent();
 
-        Name = ReadName(api, context.Ordinal);
+        Name = ReadName(api, context.CuDevice);
         MaxThreadsPerBlock = GetAttribute(DeviceAttribute.MaxThreadsPerBlock);
         MaxSharedBytesPerBlock = GetAttribute(DeviceAttribute.MaxSharedMemoryPerBlock);
         MaxSharedBytesPerBlockOptIn = GetAttribute(DeviceAttribute.MaxSharedMemoryPerBlockOptIn);
@@ -48,7 +48,7 @@ public sealed class Device : IDisposable
             kernels = "no PTX embedded (built without a CUDA compiler), so every kernel compiled into the host library is bound";
         }
 
-        var what = kind == DeviceKind.Cuda ? $"CUDA device {context.Ordinal}: {Name}" : $"CPU device: {Name}";
+        var what = kind == DeviceKind.Cuda ? $"CUDA device {context.CuDevice}: {Name}" : $"CPU device: {Name}";
         Description = $"{what} via {api.LibraryName}; {kernels}; {choice}";
     }
 
@@ -279,6 +279,10 @@ public sealed class Device : IDisposable
 
         CudaCheck.Check(context.Api, context.Api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
             (uint)sharedBytes, 0, pointers, null));
+
+        // A buffer passed only through its KernelArg must not be finalized (and freed) during the launch.
+        foreach (var arg in args)
+            GC.KeepAlive(arg.Owner);
     }
 
     /// <summary>Waits until all work launched on the device has finished; reports a kernel failure as a <see cref="CudaException"/>.</summary>
@@ -343,7 +347,7 @@ public sealed class Device : IDisposable
     {
         var context = _context;
         int value;
-        CudaCheck.Check(context.Api, context.Api.cuDeviceGetAttribute(&value, (int)attribute, context.Ordinal));
+        CudaCheck.Check(context.Api, context.Api.cuDeviceGetAttribute(&value, (int)attribute, context.CuDevice));
         return value;
     }
 
@@ -356,9 +360,11 @@ public sealed class Device : IDisposable
         return _context;
     }
 
-    private static Device Create(DeviceKind kind, DriverApi api, string choice)
+    private static unsafe Device Create(DeviceKind kind, DriverApi api, string choice)
     {
-        var context = PrimaryContextHandle.Retain(api, ordinal: 0);
+        int device;
+        CudaCheck.Check(api, api.cuDeviceGet(&device, 0));
+        var context = PrimaryContextHandle.Retain(api, device);
         try
         {
             return new Device(kind, context, choice);
@@ -411,15 +417,15 @@ public sealed class Device : IDisposable
     private static unsafe DriverApi OpenHost()
     {
         var api = DriverLibraries.TryHost(out var failure)
-            ?? throw new DeviceUnavailableException($"No CPU device: {failure}. Build the host library with ./build.sh (CMake target sharpmax_host).");
+            ?? throw new DeviceUnavailableException($"No CPU device: {failure}. Build (or rebuild) it with ./build.sh, CMake target sharpmax_host.");
         CudaCheck.Check(api, api.cuInit(0));
         return api;
     }
 
-    private static unsafe string ReadName(DriverApi api, int ordinal)
+    private static unsafe string ReadName(DriverApi api, int device)
     {
         var name = stackalloc byte[256];
-        CudaCheck.Check(api, api.cuDeviceGetName(name, 256, ordinal));
+        CudaCheck.Check(api, api.cuDeviceGetName(name, 256, device));
         return Encoding.UTF8.GetString(name, new ReadOnlySpan<byte>(name, 256).IndexOf((byte)0) is var end and >= 0 ? end : 256);
     }
 

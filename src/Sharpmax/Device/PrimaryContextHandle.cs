@@ -20,16 +20,17 @@ internal sealed class PrimaryContextHandle : SafeHandle
     private readonly long _serial = Interlocked.Increment(ref s_nextSerial);
     private long _liveBytes;
 
-    private PrimaryContextHandle(DriverApi api, int ordinal)
+    private PrimaryContextHandle(DriverApi api, int device)
         : base(0, ownsHandle: true)
     {
         Api = api;
-        Ordinal = ordinal;
+        CuDevice = device;
     }
 
     public DriverApi Api { get; }
 
-    public int Ordinal { get; }
+    /// <summary>The CUdevice whose primary context this is.</summary>
+    public int CuDevice { get; }
 
     /// <summary>Bytes held by buffers of this context (the CUDA device's LiveBytes).</summary>
     public long LiveBytes => Interlocked.Read(ref _liveBytes);
@@ -37,11 +38,11 @@ internal sealed class PrimaryContextHandle : SafeHandle
     // The retain happened before construction finished, so the handle always needs its release.
     public override bool IsInvalid => false;
 
-    public static unsafe PrimaryContextHandle Retain(DriverApi api, int ordinal)
+    public static unsafe PrimaryContextHandle Retain(DriverApi api, int device)
     {
         nint context;
-        CudaCheck.Check(api, api.cuDevicePrimaryCtxRetain(&context, ordinal));
-        var owner = new PrimaryContextHandle(api, ordinal);
+        CudaCheck.Check(api, api.cuDevicePrimaryCtxRetain(&context, device));
+        var owner = new PrimaryContextHandle(api, device);
         owner.SetHandle(context);
         return owner;
     }
@@ -86,7 +87,7 @@ internal sealed class PrimaryContextHandle : SafeHandle
             _modules.Clear();
         }
 
-        var released = Api.cuDevicePrimaryCtxRelease_v2(Ordinal) == 0;
+        var released = Api.cuDevicePrimaryCtxRelease_v2(CuDevice) == 0;
         t_currentSerial = 0;
         return released;
     }

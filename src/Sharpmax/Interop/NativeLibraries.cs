@@ -6,18 +6,27 @@ namespace Sharpmax.Interop;
 internal static class NativeLibraries
 {
     /// <summary>Opens the first of <paramref name="names"/> that loads, trying beside the assembly first, then the
-    /// default probing. Returns false and a sentence naming what was tried when none loads.</summary>
+    /// default probing. Returns false and a sentence naming what was tried (and why a present file failed).</summary>
     public static bool TryOpen(IReadOnlyList<string> names, out nint handle, out string loadedName, out string failure)
     {
-        var tried = new List<string>();
+        var problems = new List<string>();
         foreach (var name in names)
         {
             var besideAssembly = Path.Combine(AppContext.BaseDirectory, name);
-            if (File.Exists(besideAssembly) && NativeLibrary.TryLoad(besideAssembly, out handle))
+            if (File.Exists(besideAssembly))
             {
-                loadedName = besideAssembly;
-                failure = "";
-                return true;
+                try
+                {
+                    handle = NativeLibrary.Load(besideAssembly);
+                    loadedName = besideAssembly;
+                    failure = "";
+                    return true;
+                }
+                catch (Exception e) when (e is DllNotFoundException or BadImageFormatException)
+                {
+                    // The file is there but does not load (a missing dependency, a wrong architecture…): say so.
+                    problems.Add($"{besideAssembly} exists but does not load: {e.Message}");
+                }
             }
 
             if (NativeLibrary.TryLoad(name, typeof(NativeLibraries).Assembly, DllImportSearchPath.SafeDirectories | DllImportSearchPath.AssemblyDirectory, out handle))
@@ -27,12 +36,14 @@ internal static class NativeLibraries
                 return true;
             }
 
-            tried.Add(name);
+            problems.Add(File.Exists(besideAssembly)
+                ? $"no other {name} on the default library search path"
+                : $"{name} is not in {AppContext.BaseDirectory} nor on the default library search path");
         }
 
         handle = 0;
         loadedName = "";
-        failure = $"could not load {string.Join(" or ", tried)} (looked in {AppContext.BaseDirectory} and the default library search path)";
+        failure = string.Join("; ", problems);
         return false;
     }
 
