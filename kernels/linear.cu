@@ -1,0 +1,503 @@
+// linear.cu — the linear layer Y = X·W + b and its backward products.
+//
+// Shapes, all row-major: X[N×K] (row stride ldx), W[K×C], b[C], Y[N×C],
+// dY[N×C], dX[N×K], dW[K×C], db[C].
+//   forward          Y[i,c]  = Σ_k X[i,k]·W[k,c] + b[c]     (b may be null: no bias)
+//   backward input   dX[i,k] = Σ_c dY[i,c]·W[k,c]            dX = dY·Wᵀ
+//   backward weight  dW[k,c] = Σ_i X[i,k]·dY[i,c]            dW = Xᵀ·dY
+//   backward bias    db[c]   = Σ_i dY[i,c]
+// Outputs are overwritten, never accumulated into.
+//
+// X comes as
+//   f32  X[i,k] = X[i·ldx + k]
+//   u8   X[i,k] = pixels[row(i)·ldx + k] · scale, row(i) = index[offset + i]
+//        (row(i) = offset + i when index is null). The trainer keeps the whole
+//        training set on the device as bytes and shuffles by index; scale is
+//        1/255. A row(i) outside [0, rows) reads as NaN, so Y's row i (or all
+//        of dW) comes out NaN: memory stays safe and the loss shows the fault.
+//
+// Variants of each product:
+//   _naive  one thread per output, summing in order. The one to read first.
+//   _smem   for GPUs: 256 threads per block, a 64×32 output tile, operands staged
+//           through 16-deep shared-memory tiles, 4×2 outputs per thread in
+//           registers. Uses barriers (SHARPMAX_SYNC).
+//   _simd   for the CPU device: no barriers (SHARPMAX_NO_SYNC, so the CPU
+//           runtime runs threads as plain calls). Each thread owns SIMD_ROWS (4)
+//           output rows and a SIMD_CHUNK (64) column stripe, swept in register
+//           tiles of SIMD_ROWS × 16 floats; each step adds a broadcast A value
+//           times a 16-wide row of B read contiguously (W's rows for forward,
+//           X's rows for dW, which is computed as dWᵀ = dYᵀ·X). On the host the
+//           16 lanes are a vector type, so each row of the tile is one AVX-512
+//           or two AVX2 registers. A values are converted to float 16 at a time
+//           into a small local block (on a GPU: 256 bytes of local memory; the
+//           op launches _smem there).
+//   backward bias has one kernel: one thread per column, rows in order.
+// u8 variants other than _naive sum raw bytes and multiply by scale once per
+// output (exact integers in the sum, one rounding for the scale).
+// Every variant sums in a fixed order, so results are bitwise the same run to run.
+//
+// Launch (rows × cols is the output's shape: N×C, N×K or K×C):
+//   _naive  1-D, grid.x·block.x ≥ rows·cols
+//   _smem   block 256; grid (⌈cols/32⌉, ⌈rows/64⌉)
+//   _simd   any block.x; grid.x·block.x ≥ ⌈rows/4⌉, grid.y = ⌈cols/64⌉, where
+//           rows × cols is N×C (forward), N×K (input) and C×K (weight: dWᵀ)
+//   bias    1-D, grid.x·block.x ≥ C
+#include "sharpmax_compat.cuh"
+
+// On x86-64 ELF hosts the _simd kernels are compiled for three x86-64 levels
+// and the loader picks the best the CPU has, so the same library vectorizes with
+// AVX-512 or AVX2 where present and still loads anywhere.
+#if !defined(__CUDACC__) && defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define LINEAR_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LINEAR_SIMD_CLONES
+#endif
+
+namespace {
+
+constexpr int SMEM_BM = 64;       // output rows per block
+constexpr int SMEM_BN = 32;       // output columns per block
+constexpr int SMEM_BK = 16;       // depth of a shared-memory tile
+constexpr int SMEM_THREADS = 256;  // 16×16; thread (tx, ty) owns rows ty+16m, columns tx+16n
+constexpr int SMEM_TM = SMEM_BM / 16;
+constexpr int SMEM_TN = SMEM_BN / 16;
+
+constexpr int SIMD_ROWS = 4;     // output rows per thread
+constexpr int SIMD_TILE = 16;    // register tile width, in columns
+constexpr int SIMD_CHUNK = 64;   // output columns per thread; grid.y covers wider outputs
+
+__device__ __forceinline__ float nan_f32() { return __int_as_float(0x7fc00000); }
+
+// ---- operands: element (r, s) of a matrix, and whether s is the contiguous index
+
+struct MatF32 {
+    using Elem = float;
+    const float* m;
+    int ld;
+    static constexpr bool second_contiguous = true;
+    __device__ __forceinline__ float at(int r, int s) const { return m[static_cast<long long>(r) * ld + s]; }
+    __device__ __forceinline__ const float* row(int r) const { return m + static_cast<long long>(r) * ld; }
+    __device__ __forceinline__ const float* any_row() const { return m; }
+};
+
+struct Pixels {
+    using Elem = unsigned char;
+    const unsigned char* pixels;
+    int ld;
+    int rows;
+    const int* index;
+    int offset;
+    static constexpr bool second_contiguous = true;
+    // Start of batch row i's bytes, or null when its source row is out of range.
+    __device__ __forceinline__ const unsigned char* row(int i) const {
+        int source = index ? index[offset + i] : offset + i;
+        return (source >= 0 && source < rows) ? pixels + static_cast<long long>(source) * ld : nullptr;
+    }
+    __device__ __forceinline__ const unsigned char* any_row() const { return pixels; }
+    __device__ __forceinline__ float at(int i, int k) const {
+        const unsigned char* r = row(i);
+        return r ? static_cast<float>(r[k]) : nan_f32();
+    }
+};
+
+template <class M>
+struct Transposed {
+    M m;
+    static constexpr bool second_contiguous = !M::second_contiguous;
+    __device__ __forceinline__ float at(int r, int s) const { return m.at(s, r); }
+};
+
+template <class M>
+__device__ __forceinline__ Transposed<M> transpose(const M& m) { return Transposed<M>{m}; }
+
+// ---- naive: one thread per output
+
+template <class X>
+__device__ __forceinline__ void forward_naive(const X& x, float scale, const float* __restrict__ W,
+                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
+    long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (t >= static_cast<long long>(N) * C) return;
+    int i = static_cast<int>(t / C), c = static_cast<int>(t % C);
+    float sum = 0.0f;
+    for (int k = 0; k < K; ++k) sum += x.at(i, k) * scale * W[static_cast<long long>(k) * C + c];
+    Y[t] = sum + (b ? b[c] : 0.0f);
+}
+
+template <class X>
+__device__ __forceinline__ void backward_weight_naive(const X& x, float scale, const float* __restrict__ dY,
+                                                      float* __restrict__ dW, int N, int K, int C) {
+    long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (t >= static_cast<long long>(K) * C) return;
+    int k = static_cast<int>(t / C), c = static_cast<int>(t % C);
+    float sum = 0.0f;
+    for (int i = 0; i < N; ++i) sum += x.at(i, k) * scale * dY[static_cast<long long>(i) * C + c];
+    dW[t] = sum;
+}
+
+// ---- smem: out(i, j) = Σ_p A(i,p)·B(p,j) for an M×Ncols output, shared-memory tiles
+
+template <class A, class B, class Out>
+__device__ __forceinline__ void gemm_smem(const A& a, const B& b, const Out& out, int M, int Ncols, int P) {
+    // +1 column of padding: tile loads along either index hit distinct banks.
+    __shared__ float a_tile[SMEM_BK][SMEM_BM + 1];
+    __shared__ float b_tile[SMEM_BK][SMEM_BN + 1];
+    const int tid = static_cast<int>(threadIdx.x);
+    const int tx = tid % 16, ty = tid / 16;
+    const int i0 = static_cast<int>(blockIdx.y) * SMEM_BM, j0 = static_cast<int>(blockIdx.x) * SMEM_BN;
+    float acc[SMEM_TM][SMEM_TN] = {};
+    for (int p0 = 0; p0 < P; p0 += SMEM_BK) {
+        // Consecutive threads load consecutive addresses of each operand.
+        for (int e = tid; e < SMEM_BM * SMEM_BK; e += SMEM_THREADS) {
+            int ii = A::second_contiguous ? e / SMEM_BK : e % SMEM_BM;
+            int pp = A::second_contiguous ? e % SMEM_BK : e / SMEM_BM;
+            int i = i0 + ii, p = p0 + pp;
+            a_tile[pp][ii] = (i < M && p < P) ? a.at(i, p) : 0.0f;
+        }
+        for (int e = tid; e < SMEM_BK * SMEM_BN; e += SMEM_THREADS) {
+            int jj = B::second_contiguous ? e % SMEM_BN : e / SMEM_BK;
+            int pp = B::second_contiguous ? e / SMEM_BN : e % SMEM_BK;
+            int j = j0 + jj, p = p0 + pp;
+            b_tile[pp][jj] = (j < Ncols && p < P) ? b.at(p, j) : 0.0f;
+        }
+        __syncthreads();
+        for (int pp = 0; pp < SMEM_BK; ++pp) {
+            float av[SMEM_TM], bv[SMEM_TN];
+            for (int m = 0; m < SMEM_TM; ++m) av[m] = a_tile[pp][ty + 16 * m];
+            for (int n = 0; n < SMEM_TN; ++n) bv[n] = b_tile[pp][tx + 16 * n];
+            for (int m = 0; m < SMEM_TM; ++m)
+                for (int n = 0; n < SMEM_TN; ++n) acc[m][n] += av[m] * bv[n];
+        }
+        __syncthreads();
+    }
+    for (int m = 0; m < SMEM_TM; ++m)
+        for (int n = 0; n < SMEM_TN; ++n) {
+            int i = i0 + ty + 16 * m, j = j0 + tx + 16 * n;
+            if (i < M && j < Ncols) out(i, j, acc[m][n]);
+        }
+}
+
+// ---- simd: each thread owns SIMD_ROWS output rows and one SIMD_CHUNK stripe
+
+// Lanes: SIMD_TILE floats. On GCC/Clang hosts a vector-extension type, so the
+// tile lives in vector registers whatever the target level; elsewhere an array.
+#if !defined(__CUDACC__) && (defined(__GNUC__) || defined(__clang__))
+typedef float Lanes __attribute__((vector_size(SIMD_TILE * sizeof(float))));
+__device__ __forceinline__ void load_lanes(Lanes& v, const float* p) { __builtin_memcpy(&v, p, sizeof v); }
+__device__ __forceinline__ void store_lanes(Lanes& v, const float* f) { __builtin_memcpy(&v, f, sizeof v); }
+// Bytes widen in two steps: GCC 12 turns a direct byte-to-int conversion into
+// scalar code, these into vpmovzxbw, vpmovzxwd and vcvtdq2ps.
+typedef unsigned char ByteLanes __attribute__((vector_size(SIMD_TILE)));
+typedef unsigned short ShortLanes __attribute__((vector_size(SIMD_TILE * 2)));
+typedef int IntLanes __attribute__((vector_size(SIMD_TILE * 4)));
+__device__ __forceinline__ void load_lanes(Lanes& v, const unsigned char* p) {
+    ByteLanes bytes;
+    __builtin_memcpy(&bytes, p, sizeof bytes);
+    v = __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(bytes, ShortLanes), IntLanes), Lanes);
+}
+#else
+struct Lanes {
+    float v[SIMD_TILE];
+    __device__ __forceinline__ float& operator[](int c) { return v[c]; }
+    __device__ __forceinline__ Lanes& operator+=(const Lanes& o) {
+        for (int c = 0; c < SIMD_TILE; ++c) v[c] += o.v[c];
+        return *this;
+    }
+};
+__device__ __forceinline__ Lanes operator*(float a, const Lanes& b) {
+    Lanes r;
+    for (int c = 0; c < SIMD_TILE; ++c) r.v[c] = a * b.v[c];
+    return r;
+}
+template <class Elem>
+__device__ __forceinline__ void load_lanes(Lanes& v, const Elem* p) {
+    for (int c = 0; c < SIMD_TILE; ++c) v.v[c] = static_cast<float>(p[c]);
+}
+__device__ __forceinline__ void store_lanes(Lanes& v, const float* f) { load_lanes(v, f); }
+#endif
+
+// B operand with contiguous rows: B(p, j) = m.row(p)[j]. A full-width load may
+// run past the row's last column into the next row (lanes never stored), but
+// never past `end`, the buffer's last element + 1; only there does it load lane
+// by lane. A null row (out-of-range pixel index) loads NaN.
+template <class Elem>
+__device__ __forceinline__ void load_lanes_partial(Lanes& v, const Elem* r, int width) {
+    float f[SIMD_TILE];
+    for (int c = 0; c < SIMD_TILE; ++c) f[c] = !r ? nan_f32() : c < width ? static_cast<float>(r[c]) : 0.0f;
+    store_lanes(v, f);
+}
+
+template <class M>
+struct SimdRowsB {
+    M m;
+    const typename M::Elem* end;
+    __device__ __forceinline__ void load(Lanes& v, int p, int j0, int width) const {
+        const typename M::Elem* r = m.row(p);
+        if (r && end - (r + j0) >= SIMD_TILE) {
+            load_lanes(v, r + j0);
+        } else {
+            load_lanes_partial(v, r ? r + j0 : r, width);
+        }
+    }
+};
+
+// B operand read across rows: B(p, j) = m[j·ld + p] (dX = dY·Wᵀ).
+struct SimdStridedB {
+    const float* m;
+    int ld;
+    __device__ __forceinline__ void load(Lanes& v, int p, int j0, int width) const {
+        v = Lanes{};
+        for (int c = 0; c < width; ++c) v[c] = m[static_cast<long long>(j0 + c) * ld + p];
+    }
+};
+
+// A operands hand out blocks: av[r][q] = A(r, p0 + q) for q < depth ≤ SIMD_TILE,
+// converted to float once per block rather than once per use.
+
+// The thread's SIMD_ROWS rows of a row-major matrix, A(r, p) = row[r][p].
+// Rows past the end repeat a valid row; their outputs are not stored.
+template <class Elem>
+struct SimdRowsA {
+    const Elem* row[SIMD_ROWS];
+    __device__ __forceinline__ void block(int p0, int depth, float (&av)[SIMD_ROWS][SIMD_TILE]) const {
+        for (int r = 0; r < SIMD_ROWS; ++r)
+            for (int q = 0; q < depth; ++q) av[r][q] = static_cast<float>(row[r][p0 + q]);
+    }
+};
+
+// SIMD_ROWS columns of a row-major matrix, A(r, p) = m[p·ld + col[r]].
+struct SimdColumnsA {
+    const float* m;
+    int ld;
+    int col[SIMD_ROWS];
+    __device__ __forceinline__ void block(int p0, int depth, float (&av)[SIMD_ROWS][SIMD_TILE]) const {
+        for (int q = 0; q < depth; ++q)
+            for (int r = 0; r < SIMD_ROWS; ++r) av[r][q] = m[static_cast<long long>(p0 + q) * ld + col[r]];
+    }
+};
+
+// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's SIMD_ROWS rows and its stripe
+// of columns, one SIMD_TILE-wide register tile at a time, p in order.
+template <class A, class B, class Out>
+__device__ __forceinline__ void gemm_simd(const A& a, const B& b, const Out& out, int Ncols, int P) {
+    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int j_end = min(Ncols, j_begin + SIMD_CHUNK);
+    for (int j0 = j_begin; j0 < j_end; j0 += SIMD_TILE) {
+        const int width = min(SIMD_TILE, j_end - j0);
+        Lanes acc[SIMD_ROWS] = {};
+        for (int p0 = 0; p0 < P; p0 += SIMD_TILE) {
+            const int depth = min(SIMD_TILE, P - p0);
+            float av[SIMD_ROWS][SIMD_TILE];
+            a.block(p0, depth, av);
+            for (int q = 0; q < depth; ++q) {
+                Lanes bv;
+                b.load(bv, p0 + q, j0, width);
+                for (int r = 0; r < SIMD_ROWS; ++r) acc[r] += av[r][q] * bv;
+            }
+        }
+        for (int r = 0; r < SIMD_ROWS; ++r)
+            for (int c = 0; c < width; ++c) out(r, j0 + c, acc[r][c]);
+    }
+}
+
+// First output row of this thread's simd block, or -1 when it has none.
+__device__ __forceinline__ int simd_first_row(int rows) {
+    long long i0 = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) * SIMD_ROWS;
+    return i0 < rows ? static_cast<int>(i0) : -1;
+}
+
+// ---- the products, written once for both X dtypes
+
+struct ForwardOut {
+    float* Y;
+    const float* b;
+    float scale;
+    int C;
+    int i0;
+    int rows_here;
+    bool bad[SIMD_ROWS];
+    __device__ __forceinline__ void operator()(int r, int c, float acc) const {
+        if (r < rows_here)
+            Y[static_cast<long long>(i0 + r) * C + c] = bad[r] ? nan_f32() : acc * scale + (b ? b[c] : 0.0f);
+    }
+};
+
+template <class X>
+__device__ __forceinline__ void forward_simd(const X& x, float scale, const float* __restrict__ W,
+                                             const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
+    const int i0 = simd_first_row(N);
+    if (i0 < 0) return;
+    SimdRowsA<typename X::Elem> rows;
+    ForwardOut out{Y, b, scale, C, i0, min(SIMD_ROWS, N - i0), {}};
+    for (int r = 0; r < SIMD_ROWS; ++r) {
+        const typename X::Elem* p = x.row(min(i0 + r, N - 1));
+        out.bad[r] = p == nullptr;
+        rows.row[r] = p ? p : x.any_row();
+    }
+    gemm_simd(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
+}
+
+template <class X>
+__device__ __forceinline__ void forward_smem(const X& x, float scale, const float* __restrict__ W,
+                                             const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
+    auto out = [=](int i, int c, float acc) { Y[static_cast<long long>(i) * C + c] = acc * scale + (b ? b[c] : 0.0f); };
+    gemm_smem(x, MatF32{W, C}, out, N, C, K);
+}
+
+// dW is computed as its transpose dWᵀ[C×K] = dYᵀ·X, so that B = X is read
+// along its rows (bytes converted 16 at a time); the tile is stored transposed.
+template <class X>
+__device__ __forceinline__ void backward_weight_simd(const X& x, const typename X::Elem* x_end, float scale,
+                                                     const float* __restrict__ dY, float* __restrict__ dW, int N, int K,
+                                                     int C) {
+    const int c0 = simd_first_row(C);
+    if (c0 < 0) return;
+    SimdColumnsA classes{dY, C, {}};
+    for (int r = 0; r < SIMD_ROWS; ++r) classes.col[r] = min(c0 + r, C - 1);
+    const int rows_here = min(SIMD_ROWS, C - c0);
+    auto out = [=](int r, int k, float acc) {
+        if (r < rows_here) dW[static_cast<long long>(k) * C + c0 + r] = acc * scale;
+    };
+    gemm_simd(classes, SimdRowsB<X>{x, x_end}, out, K, N);
+}
+
+template <class X>
+__device__ __forceinline__ void backward_weight_smem(const X& x, float scale, const float* __restrict__ dY,
+                                                     float* __restrict__ dW, int N, int K, int C) {
+    auto out = [=](int k, int c, float acc) { dW[static_cast<long long>(k) * C + c] = acc * scale; };
+    gemm_smem(transpose(x), MatF32{dY, C}, out, K, C, N);
+}
+
+}  // namespace
+
+// ---- forward
+
+extern "C" __global__ void linear_forward_f32_naive(const float* X, int ldx, const float* W, const float* b, float* Y,
+                                                    int N, int K, int C) {
+    forward_naive(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+    linear_forward_f32_smem(const float* X, int ldx, const float* W, const float* b, float* Y, int N, int K, int C) {
+    forward_smem(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_f32_simd(const float* X, int ldx, const float* W,
+                                                                      const float* b, float* Y, int N, int K, int C) {
+    forward_simd(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void linear_forward_u8_naive(const unsigned char* pixels, int ldx, int rows, const int* index,
+                                                   int offset, float scale, const float* W, const float* b, float* Y,
+                                                   int N, int K, int C) {
+    forward_naive(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+    linear_forward_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset, float scale,
+                           const float* W, const float* b, float* Y, int N, int K, int C) {
+    forward_smem(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_u8_simd(const unsigned char* pixels, int ldx, int rows,
+                                                                     const int* index, int offset, float scale,
+                                                                     const float* W, const float* b, float* Y, int N,
+                                                                     int K, int C) {
+    forward_simd(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+// ---- backward input: dX = dY·Wᵀ
+
+extern "C" __global__ void linear_backward_input_f32_naive(const float* dY, const float* W, float* dX, int N, int K,
+                                                           int C) {
+    long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (t >= static_cast<long long>(N) * K) return;
+    int i = static_cast<int>(t / K), k = static_cast<int>(t % K);
+    float sum = 0.0f;
+    for (int c = 0; c < C; ++c) sum += dY[static_cast<long long>(i) * C + c] * W[static_cast<long long>(k) * C + c];
+    dX[t] = sum;
+}
+
+extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+    linear_backward_input_f32_smem(const float* dY, const float* W, float* dX, int N, int K, int C) {
+    auto out = [=](int i, int k, float acc) { dX[static_cast<long long>(i) * K + k] = acc; };
+    gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
+}
+
+// W is read with stride C here (B(p, j) = W[j, p]); this product is not on the
+// trainer's path (the input layer needs no dX).
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
+                                                                             float* dX, int N, int K, int C) {
+    const int i0 = simd_first_row(N);
+    if (i0 < 0) return;
+    SimdRowsA<float> rows;
+    for (int r = 0; r < SIMD_ROWS; ++r) rows.row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
+    const int rows_here = min(SIMD_ROWS, N - i0);
+    auto out = [=](int r, int k, float acc) {
+        if (r < rows_here) dX[static_cast<long long>(i0 + r) * K + k] = acc;
+    };
+    gemm_simd(rows, SimdStridedB{W, C}, out, K, C);
+}
+
+// ---- backward weight: dW = Xᵀ·dY
+
+extern "C" __global__ void linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
+                                                            int K, int C) {
+    backward_weight_naive(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
+}
+
+extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+    linear_backward_weight_f32_smem(const float* X, int ldx, const float* dY, float* dW, int N, int K, int C) {
+    backward_weight_smem(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(const float* X, int ldx, const float* dY,
+                                                                              float* dW, int N, int K, int C) {
+    backward_weight_simd(MatF32{X, ldx}, X + static_cast<long long>(max(N - 1, 0)) * ldx + K, 1.0f, dY, dW, N, K, C);
+}
+
+extern "C" __global__ void linear_backward_weight_u8_naive(const unsigned char* pixels, int ldx, int rows,
+                                                           const int* index, int offset, float scale, const float* dY,
+                                                           float* dW, int N, int K, int C) {
+    backward_weight_naive(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
+}
+
+extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+    linear_backward_weight_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset,
+                                   float scale, const float* dY, float* dW, int N, int K, int C) {
+    backward_weight_smem(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(const unsigned char* pixels, int ldx,
+                                                                             int rows, const int* index, int offset,
+                                                                             float scale, const float* dY, float* dW,
+                                                                             int N, int K, int C) {
+    backward_weight_simd(Pixels{pixels, ldx, rows, index, offset}, pixels + static_cast<long long>(max(rows - 1, 0)) * ldx + K,
+                         scale, dY, dW, N, K, C);
+}
+
+// ---- backward bias: db = Σ_rows dY, one thread per column, rows in order
+
+extern "C" __global__ void linear_backward_bias_f32(const float* dY, float* db, int N, int C) {
+    long long c = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float sum = 0.0f;
+    for (int i = 0; i < N; ++i) sum += dY[static_cast<long long>(i) * C + c];
+    db[c] = sum;
+}
+
+SHARPMAX_EXPORT(linear_forward_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_forward_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_forward_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_forward_u8_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_forward_u8_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_forward_u8_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_weight_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_weight_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_backward_weight_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_weight_u8_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_weight_u8_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_backward_weight_u8_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_bias_f32, SHARPMAX_NO_SYNC)
