@@ -68,6 +68,8 @@ public static class StabilityTable
         double.NaN => "NaN",
         double.PositiveInfinity => "inf",
         double.NegativeInfinity => "-inf",
+        0 => "0", // also -0, which -log(1) gives
+
         _ => Invariant($"{value:G7}"),
     };
 
@@ -119,7 +121,7 @@ public static class StabilityTable
             }
             rest += Math.Exp(o - max);
         }
-        return Log1P(rest) + max - logits[label];
+        return (max - logits[label]) + Log1P(rest);
     }
 
     /// <summary>log(1 + x) without losing a tiny x to the rounding of 1 + x.</summary>

@@ -1,0 +1,3 @@
+using Sharpmax.Cli.Commands;
+
+return CliApp.Run(args, CliConsole.System());

@@ -1,0 +1,29 @@
+namespace Sharpmax.Cli.Training;
+
+/// <summary>Which cross-entropy implementation training uses.</summary>
+public enum LossKind
+{
+    /// <summary>One pass per row: max, log-sum-exp, loss and gradient.</summary>
+    Fused,
+
+    /// <summary>Softmax, log, gather-NLL with the 1e-12 clip, and a separate gradient kernel.</summary>
+    Naive,
+}
+
+/// <summary>A training run's hyper-parameters and outputs; the defaults are d2l's softmax-regression recipe.</summary>
+public sealed record TrainSettings
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 256;
+    public float LearningRate { get; init; } = 0.1f;
+    public float WeightDecay { get; init; }
+    public float LabelSmoothing { get; init; }
+    public LossKind Loss { get; init; } = LossKind.Fused;
+    public DeviceKind Device { get; init; } = DeviceKind.Auto;
+    public ulong Seed { get; init; }
+    public string OutputDirectory { get; init; } = "out";
+    public bool Quiet { get; init; }
+
+    /// <summary>Standard deviation of the initial weights, W ~ N(0, 0.01²).</summary>
+    public const float InitialWeightStd = 0.01f;
+}
