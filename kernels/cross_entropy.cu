@@ -100,13 +100,7 @@ extern "C" __global__ void xent_nll_gather_f32(const float* __restrict__ logp, i
     const float* lr = logp + static_cast<long long>(r) * ldl;
     float nll = -lr[label];
     if (smoothing != 0.0f) {
-        float acc[ROW_LANES] = {};
-        int c = 0;
-        for (; c + ROW_LANES <= C; c += ROW_LANES)
-            for (int j = 0; j < ROW_LANES; ++j) acc[j] += lr[c + j];
-        for (; c < C; ++c) acc[0] += lr[c];
-        float sum = 0.0f;
-        for (int j = 0; j < ROW_LANES; ++j) sum += acc[j];
+        float sum = row_sum(C, [=](int c) { return lr[c]; });
         nll = (1.0f - smoothing) * nll + smoothing * (-sum / static_cast<float>(C));
     }
     loss[r] = nll;

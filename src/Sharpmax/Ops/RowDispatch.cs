@@ -48,21 +48,27 @@ internal static class RowDispatch
 
     /// <summary>The variant that runs for <paramref name="requested"/> on this device and row length.</summary>
     /// <exception cref="ArgumentException">The requested variant cannot run rows of length <paramref name="c"/>.</exception>
-    public static RowKernelVariant Resolve(Device device, RowKernelVariant requested, int c)
+    public static RowKernelVariant Resolve(Device device, RowKernelVariant requested, int c) =>
+        Resolve(device.Kind, device.MaxSharedBytesPerBlockOptIn, requested, c);
+
+    /// <summary>The rule itself, for a device of <paramref name="kind"/> allowing <paramref name="sharedBytesOptIn"/>
+    /// bytes of shared memory per block.</summary>
+    /// <exception cref="ArgumentException">The requested variant cannot run rows of length <paramref name="c"/>.</exception>
+    public static RowKernelVariant Resolve(DeviceKind kind, int sharedBytesOptIn, RowKernelVariant requested, int c)
     {
         switch (requested)
         {
-            case RowKernelVariant.Auto when device.Kind == DeviceKind.Cpu:
+            case RowKernelVariant.Auto when kind == DeviceKind.Cpu:
                 return RowKernelVariant.Row;
             case RowKernelVariant.Auto:
                 if (c <= WarpMaxColumns)
                     return RowKernelVariant.Warp;
-                return BlockSharedBytes(c) <= device.MaxSharedBytesPerBlockOptIn ? RowKernelVariant.Block : RowKernelVariant.Online;
+                return BlockSharedBytes(c) <= sharedBytesOptIn ? RowKernelVariant.Block : RowKernelVariant.Online;
             case RowKernelVariant.Warp when c > WarpMaxColumns:
                 throw new ArgumentException($"The warp kernels hold rows of at most {WarpMaxColumns} columns; C = {c}.", nameof(requested));
-            case RowKernelVariant.Block when BlockSharedBytes(c) > device.MaxSharedBytesPerBlockOptIn:
+            case RowKernelVariant.Block when BlockSharedBytes(c) > sharedBytesOptIn:
                 throw new ArgumentException(
-                    $"The block kernel caches the row in shared memory: C = {c} needs {BlockSharedBytes(c)} bytes, the device allows {device.MaxSharedBytesPerBlockOptIn}.",
+                    $"The block kernel caches the row in shared memory: C = {c} needs {BlockSharedBytes(c)} bytes, the device allows {sharedBytesOptIn}.",
                     nameof(requested));
             case RowKernelVariant.Row or RowKernelVariant.Warp or RowKernelVariant.Block or RowKernelVariant.Online:
                 return requested;
