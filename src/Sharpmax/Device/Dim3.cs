@@ -14,6 +14,10 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
     /// <param name="x">Extent along x.</param>
     public static implicit operator Dim3(int x) => FromInt32(x);
 
+    /// <summary>A one-dimensional shape.</summary>
+    /// <param name="x">Extent along x.</param>
+    public static implicit operator Dim3(uint x) => new(x);
+
     /// <summary>A one-dimensional shape (the named form of the implicit conversion).</summary>
     /// <param name="x">Extent along x; a negative value maps to <see cref="uint.MaxValue"/>.</param>
     /// <returns>The shape (x, 1, 1).</returns>
