@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using NUnit.Framework;
 
@@ -290,7 +291,7 @@ public sealed partial class DeviceTests(DeviceKind kind) : DeviceTestBase(kind)
         Assert.Multiple(() =>
         {
             Assert.That(entries, Is.Unique, "an entry name declared in two PTX files");
-            Assert.That(entries, Is.EquivalentTo(exported), "PTX entries vs SHARPMAX_EXPORT lines in kernels/*.cu");
+            Assert.That(entries, Is.EquivalentTo(exported), "PTX entries vs SHARPMAX_EXPORT lines in kernels/*.cu (a stale native build? rerun ./build.sh)");
             foreach (var name in entries)
                 Assert.That(Device.Kernel(name).Name, Is.EqualTo(name));
             if (Kind == DeviceKind.Cpu)
@@ -309,16 +310,20 @@ public sealed partial class DeviceTests(DeviceKind kind) : DeviceTestBase(kind)
             .ToList();
     }
 
-    private static string RepositoryDirectory(string name)
+    // The repository is found above the test output or, when that lives elsewhere (--artifacts-path), above this source file.
+    private static string RepositoryDirectory(string name, [CallerFilePath] string sourceFile = "")
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "" })
         {
-            var candidate = Path.Combine(dir.FullName, name);
-            if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "Sharpmax.slnx")))
-                return candidate;
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, name);
+                if (Directory.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "Sharpmax.slnx")))
+                    return candidate;
+            }
         }
 
-        throw new DirectoryNotFoundException($"No {name}/ beside Sharpmax.slnx above {AppContext.BaseDirectory}.");
+        throw new DirectoryNotFoundException($"No {name}/ beside Sharpmax.slnx above {AppContext.BaseDirectory} or {sourceFile}.");
     }
 
     [GeneratedRegex(@"^SHARPMAX_EXPORT\((?<name>\w+),", RegexOptions.Multiline)]
