@@ -12,6 +12,7 @@ public sealed class FusedCrossEntropy : ICrossEntropy
 {
     private const string Family = "xent_fused_forward_backward_f32";
     private readonly CrossEntropyCore _core;
+    private RowPlanCache _plan;
 
     /// <summary>Creates the op for one device.</summary>
     /// <param name="device">The device its launches run on.</param>
@@ -73,7 +74,7 @@ public sealed class FusedCrossEntropy : ICrossEntropy
     {
         var device = _core.Device;
         var options = _core.Options;
-        var plan = RowDispatch.Plan(device, Family, options.Variant, n, c);
+        var plan = _plan.Get(device, Family, options.Variant, n, c);
         var loss = _core.RowLoss(rowLoss, n);
         var count = grad is null ? KernelArg.FromUInt64(0) : _core.CountForGradient(labels, n, c);
         device.Launch(device.Kernel(plan.KernelName), plan.Grid, plan.Block, plan.SharedBytes,

@@ -22,6 +22,26 @@ public enum RowKernelVariant
 /// <summary>A planned launch of a row kernel.</summary>
 internal readonly record struct RowLaunch(string KernelName, Dim3 Grid, Dim3 Block, int SharedBytes);
 
+/// <summary>The last plan of an op, so that a training loop calling it with one shape builds no strings per batch.</summary>
+internal struct RowPlanCache
+{
+    private RowLaunch _plan;
+    private int _n;
+    private int _c;
+    private RowKernelVariant _variant;
+    private bool _valid;
+
+    public RowLaunch Get(Device device, string family, RowKernelVariant variant, int n, int c)
+    {
+        if (!_valid || n != _n || c != _c || variant != _variant)
+        {
+            _plan = RowDispatch.Plan(device, family, variant, n, c);
+            (_n, _c, _variant, _valid) = (n, c, variant, true);
+        }
+        return _plan;
+    }
+}
+
 /// <summary>
 /// Dispatch rules shared by the softmax and cross-entropy ops (also written at the top of the .cu files):
 /// <list type="bullet">

@@ -12,6 +12,7 @@ public sealed class Softmax : IDisposable
     private readonly Device _device;
     private DeviceBuffer<float>? _rowMax;
     private DeviceBuffer<float>? _rowSum;
+    private RowPlanCache _plan;
     private bool _disposed;
 
     /// <summary>Creates the op for one device.</summary>
@@ -49,7 +50,7 @@ public sealed class Softmax : IDisposable
         (ldx, ldy) = Check(x, y, n, c, ldx, ldy);
         if (n == 0)
             return;
-        var plan = RowDispatch.Plan(_device, "softmax_forward_f32", Variant, n, c);
+        var plan = _plan.Get(_device, "softmax_forward_f32", Variant, n, c);
         _device.Launch(_device.Kernel(plan.KernelName), plan.Grid, plan.Block, plan.SharedBytes, x, n, c, ldx, y, ldy);
     }
 
