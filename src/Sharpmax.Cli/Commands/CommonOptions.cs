@@ -38,7 +38,16 @@ internal static class CommonOptions
     {
         option.Validators.Add(result =>
         {
-            if (!isValid(result.GetValueOrDefault<T>()))
+            T value;
+            try
+            {
+                value = result.GetValueOrDefault<T>();
+            }
+            catch (InvalidOperationException)
+            {
+                return; // not a T at all: the parser reports that itself
+            }
+            if (!isValid(value))
             {
                 result.AddError($"{option.Name} {requirement}.");
             }

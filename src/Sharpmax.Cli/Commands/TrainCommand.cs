@@ -28,12 +28,12 @@ internal static class TrainCommand
             .Require(v => v is >= 0 and < 1, "must be in [0, 1)");
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar: only the per-epoch lines." };
         var download = new Option<bool>("--download") { Description = $"Fetch the four files into --data DIR (default ./{FashionMnistLocator.LocalDirectory}) when they are missing, checking the published MD5s." };
-        var downloadUrl = new Option<Uri>("--download-url")
+        var downloadUrl = new Option<string>("--download-url")
         {
             Description = "Where --download fetches NAME.gz from.",
             HelpName = "URL",
-            DefaultValueFactory = _ => FashionMnistDownloader.OfficialBaseUrl,
-        };
+            DefaultValueFactory = _ => FashionMnistDownloader.OfficialBaseUrl.AbsoluteUri,
+        }.Require(v => Uri.TryCreate(v, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps), "must be an http:// or https:// URL");
 
         var command = new Command("train", "Train softmax regression (784 -> 10, d2l's recipe) and write metrics.csv, curves.png, misclassified.png, confusion.csv/png and model.ckpt.")
         {
@@ -55,7 +55,7 @@ internal static class TrainCommand
                 Quiet = parse.GetValue(quiet),
             };
             var files = parse.GetValue(download)
-                ? Download(parse.GetValue(data), parse.GetValue(downloadUrl)!, console)
+                ? Download(parse.GetValue(data), new Uri(parse.GetValue(downloadUrl)!), console)
                 : new FashionMnistLocator().Locate(parse.GetValue(data));
             console.Out.WriteLine($"data: {Path.GetDirectoryName(Path.GetFullPath(files.TrainImages))}");
             return TrainingRun.Run(settings, FashionMnist.Load(files), console);

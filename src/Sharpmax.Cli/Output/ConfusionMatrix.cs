@@ -67,11 +67,12 @@ public sealed class ConfusionMatrix
         }
 
         var plot = new Plot();
+        plot.Font.Set(PlotFont.Name);
         var heatmap = plot.Add.Heatmap(share);
-        heatmap.Colormap = new ScottPlot.Colormaps.Blues();
+        heatmap.Colormap = new ScottPlot.Colormaps.CustomInterpolated([Colors.White, new Color(8, 48, 107)]);
         heatmap.ManualRange = new ScottPlot.Range(0, 1);
-        // Cell (t, p) is centred at x = p, y = n-1-t: true class 0 on the top row.
-        heatmap.Extent = new CoordinateRect(-0.5, n - 0.5, -0.5, n - 0.5);
+        // Position names the centres of the corner cells: cell (t, p) is centred at x = p, y = n-1-t (true class 0 on top).
+        heatmap.Position = new CoordinateRect(0, n - 1, 0, n - 1);
         for (int t = 0; t < n; t++)
         {
             for (int p = 0; p < n; p++)
@@ -85,13 +86,14 @@ public sealed class ConfusionMatrix
         double[] positions = Enumerable.Range(0, n).Select(i => (double)i).ToArray();
         plot.Axes.Bottom.SetTicks(positions, ClassNames.ToArray());
         plot.Axes.Bottom.TickLabelStyle.Rotation = -40;
-        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleRight;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.UpperRight;
+        plot.Axes.Bottom.MinimumSize = 100;
         plot.Axes.Left.SetTicks(positions, ClassNames.Reverse().ToArray());
         plot.XLabel("predicted class");
         plot.YLabel("true class");
         plot.Title(title);
         plot.Axes.SetLimits(-0.5, n - 0.5, -0.5, n - 0.5);
-        plot.Add.ColorBar(heatmap).Label = "share of the true class";
+        plot.Add.ColorBar(heatmap);
         AtomicFile.Write(path, stream => stream.Write(plot.GetImageBytes(820, 760, ImageFormat.Png)));
     }
 }

@@ -13,6 +13,7 @@ public static class CurvesPlot
         ArgumentNullException.ThrowIfNull(epochs);
         double[] x = epochs.Select(e => (double)e.Epoch).ToArray();
         var plot = new Plot();
+        plot.Font.Set(PlotFont.Name);
         AddLine(plot, x, epochs.Select(e => e.TrainLoss), "train loss", Colors.C0, LinePattern.Solid);
         AddLine(plot, x, epochs.Select(e => e.TestLoss), "test loss", Colors.C1, LinePattern.Dashed);
         AddLine(plot, x, epochs.Select(e => e.TestAccuracy), "test acc", Colors.C2, LinePattern.DenselyDashed);
@@ -21,8 +22,7 @@ public static class CurvesPlot
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         double top = Math.Max(1.0, epochs.Max(e => Math.Max(e.TrainLoss, e.TestLoss)) * 1.05);
         plot.Axes.SetLimits(Math.Min(0.5, x[0] - 0.5), x[^1] + 0.5, 0, double.IsFinite(top) ? top : 1.0);
-        plot.Legend.Alignment = Alignment.MiddleRight;
-        plot.ShowLegend();
+        plot.ShowLegend(Edge.Right);
         AtomicFile.Write(path, stream => stream.Write(plot.GetImageBytes(720, 480, ImageFormat.Png)));
     }
 

@@ -38,8 +38,8 @@ public static class MisclassifiedTile
         using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
-        using var typeface = Fonts.GetTypeface(Fonts.Default, bold: false, italic: false);
-        using var boldTypeface = Fonts.GetTypeface(Fonts.Default, bold: true, italic: false);
+        using var typeface = Fonts.GetTypeface(PlotFont.Name, bold: false, italic: false);
+        using var boldTypeface = Fonts.GetTypeface(PlotFont.Name, bold: true, italic: false);
         using var titleFont = new SKFont(boldTypeface, 16);
         using var captionFont = new SKFont(typeface, 12);
         using var black = new SKPaint { Color = SKColors.Black, IsAntialias = true };
@@ -48,7 +48,7 @@ public static class MisclassifiedTile
 
         string title = wrong.Count == 0
             ? "No misclassified test images"
-            : $"Misclassified test images (first {wrong.Count}, test-set order): true / predicted";
+            : $"Misclassified test images, the first {wrong.Count} in test-set order: index, true class, predicted class (red)";
         canvas.DrawText(title, width / 2f, Margin + 18, SKTextAlign.Center, titleFont, black);
 
         for (int k = 0; k < wrong.Count; k++)

@@ -75,7 +75,7 @@ public static class TrainingRun
         var confusion = new ConfusionMatrix(FashionMnistClasses.Names, test.Labels, predictions);
         confusion.SaveCsv(Path.Combine(directory, ConfusionMatrix.CsvFileName));
         confusion.SavePng(Path.Combine(directory, ConfusionMatrix.PngFileName),
-            Invariant($"Confusion on the test set, epoch {model.Epoch}: accuracy {model.TestAccuracy:P2}"));
+            Invariant($"Test-set confusion, epoch {model.Epoch}, accuracy {model.TestAccuracy:P2} (colour: share of the true class)"));
         MisclassifiedTile.Save(Path.Combine(directory, MisclassifiedTile.FileName), test, predictions, FashionMnistClasses.Names);
     }
 }
