@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using BenchmarkDotNet.Reports;
+using Sharpmax.Ops;
+
+namespace Sharpmax.Bench;
+
+/// <summary>One benchmark case's mean time, keyed by family, method, device and shape.</summary>
+internal sealed record CaseTime(Type Family, string Method, DeviceKind Device, object Shape, double? Nanoseconds, double? Bytes, double? Flops);
+
+/// <summary>
+/// summary.md: the machine and devices, then per family the ratios that matter (fused/naive, ours/BLAS) with
+/// GB/s (and the share of peak on a GPU) and GFLOP/s, then the end-to-end job side by side, then the goals, met
+/// or missed. Also end-to-end.csv. Times come from BenchmarkDotNet's summaries (means).
+/// </summary>
+internal static class SummaryReport
+{
+    public const string FileName = "summary.md";
+    public const string EndToEndCsv = "end-to-end.csv";
+
+    public static IReadOnlyList<CaseTime> Times(IEnumerable<Summary> summaries) =>
+        summaries.SelectMany(summary => summary.BenchmarksCases.Select(b => new CaseTime(
+            b.Descriptor.Type,
+            b.Descriptor.WorkloadMethod.Name,
+            Workload.DeviceOf(b),
+            b.Parameters["Shape"] ?? b.Parameters["Case"],
+            Workload.MeanNanoseconds(summary, b),
+            Workload.Bytes(b),
+            Workload.Flops(b)))).ToList();
+
+    public static string Machine()
+    {
+        string cpu = "unknown CPU";
+        if (File.Exists("/proc/cpuinfo"))
+        {
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+            if (line is not null)
+                cpu = line[(line.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim();
+        }
+        return $"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}";
+    }
+
+    public static string Write(BenchOptions options, IReadOnlyList<CaseTime> times, IReadOnlyList<EndToEndResult>? endToEnd,
+        IReadOnlyList<string> failures)
+    {
+        var md = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        md.AppendLine("# Sharpmax benchmark summary").AppendLine();
+        md.AppendLine(inv, $"- Run: {(options.Quick ? "**quick** (a few iterations per benchmark: smoke numbers, not measurements)" : "full (BenchmarkDotNet default job)")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine(inv, $"- Machine: {Machine()}");
+        foreach (var kind in BenchDevices.Available)
+            md.AppendLine(inv, $"- {kind} device: {BenchDevices.Get(kind).Description}; baseline {BenchDevices.BlasName(kind)}{(BenchDevices.BlasUnavailable(kind) is { } why ? $" (not available: {why})" : "")}");
+        if (BenchDevices.CudaSkipReason.Length > 0)
+            md.AppendLine(inv, $"- CUDA: not benchmarked: {BenchDevices.CudaSkipReason}");
+        md.AppendLine("- Times are means; GB/s counts the least traffic of the operation (each input read and each output written once), so the naive chains' extra passes show as a lower rate.");
+        md.AppendLine();
+
+        RowTable(md, "Softmax: naive three-kernel chain vs fused", times, typeof(SoftmaxBenchmarks));
+        RowTable(md, "Cross-entropy forward+backward: naive chain vs fused", times, typeof(CrossEntropyBenchmarks));
+        MatmulTable(md, times);
+        if (endToEnd is not null)
+            EndToEndTable(md, endToEnd, options.Epochs);
+        Goals(md, times, endToEnd, options.Epochs);
+        if (failures.Count > 0)
+        {
+            md.AppendLine("## Failures").AppendLine();
+            foreach (var failure in failures)
+                md.AppendLine(inv, $"- {failure}");
+            md.AppendLine();
+        }
+
+        Directory.CreateDirectory(options.OutputDirectory);
+        string path = Path.Combine(options.OutputDirectory, FileName);
+        File.WriteAllText(path, md.ToString());
+        if (endToEnd is not null)
+            WriteEndToEndCsv(Path.Combine(options.OutputDirectory, EndToEndCsv), endToEnd);
+        return path;
+    }
+
+    /// <summary>Mean of the fused CE at N = 4096, C = 1000 on the CPU device over the naive chain's (the goal's ratio).</summary>
+    public static double? CrossEntropyGoalSpeedup(IReadOnlyList<CaseTime> times)
+    {
+        var goal = new RowShape(4096, 1000);
+        var naive = Find(times, typeof(CrossEntropyBenchmarks), "Naive", DeviceKind.Cpu, goal);
+        var fused = Find(times, typeof(CrossEntropyBenchmarks), "Fused", DeviceKind.Cpu, goal);
+        return naive / fused;
+    }
+
+    private static double? Find(IReadOnlyList<CaseTime> times, Type family, string method, DeviceKind device, object shape) =>
+        times.FirstOrDefault(t => t.Family == family && t.Method == method && t.Device == device && Equals(t.Shape, shape))?.Nanoseconds;
+
+    private static void RowTable(StringBuilder md, string title, IReadOnlyList<CaseTime> times, Type family)
+    {
+        var cases = times.Where(t => t.Family == family && t.Method == "Fused").ToList();
+        if (cases.Count == 0)
+            return;
+        bool peak = cases.Any(c => BenchDevices.PeakGigabytesPerSecond(c.Device) is not null);
+        md.AppendLine(CultureInfo.InvariantCulture, $"## {title}").AppendLine();
+        md.AppendLine("| Device | N×C | MiB | naive | fused | fused kernel | fused/naive time | speedup | naive GB/s | fused GB/s |" + (peak ? " fused % of peak |" : ""));
+        md.AppendLine("|---|---|--:|--:|--:|---|--:|--:|--:|--:|" + (peak ? "--:|" : ""));
+        foreach (var fused in cases)
+        {
+            var shape = (RowShape)fused.Shape;
+            var naive = Find(times, family, "Naive", fused.Device, shape);
+            string kernel = family == typeof(SoftmaxBenchmarks)
+                ? KernelOfFusedSoftmax(fused.Device, shape)
+                : KernelOfFusedCrossEntropy(fused.Device, shape);
+            var row = string.Create(CultureInfo.InvariantCulture,
+                $"| {fused.Device} | {shape.N}×{shape.C} | {shape.MatrixBytes / (1024.0 * 1024):F1} | {Time(naive)} | {Time(fused.Nanoseconds)} | `{kernel}` | {Ratio(fused.Nanoseconds / naive)} | {Speedup(naive / fused.Nanoseconds)} | {Rate(fused.Bytes / naive)} | {Rate(fused.Bytes / fused.Nanoseconds)} |");
+            if (peak)
+                row += string.Create(CultureInfo.InvariantCulture, $" {Percent(fused.Bytes / fused.Nanoseconds / BenchDevices.PeakGigabytesPerSecond(fused.Device))} |");
+            md.AppendLine(row);
+        }
+        md.AppendLine();
+    }
+
+    private static string KernelOfFusedSoftmax(DeviceKind kind, RowShape shape)
+    {
+        using var op = new Softmax(BenchDevices.Get(kind));
+        return op.KernelFor(shape.N, shape.C);
+    }
+
+    private static string KernelOfFusedCrossEntropy(DeviceKind kind, RowShape shape)
+    {
+        using var op = new FusedCrossEntropy(BenchDevices.Get(kind));
+        return op.KernelFor(shape.N, shape.C);
+    }
+
+    private static void MatmulTable(StringBuilder md, IReadOnlyList<CaseTime> times)
+    {
+        var cases = times.Where(t => t.Family == typeof(MatmulBenchmarks) && t.Method == "Fast").ToList();
+        if (cases.Count == 0)
+            return;
+        md.AppendLine("## Linear layer products at the trainer's shape: naive vs ours (fast kernel) vs the vendor BLAS").AppendLine();
+        md.AppendLine("| Device | product | naive | ours | ours kernel | BLAS | ours/naive time | ours/BLAS time | ours GFLOP/s | BLAS GFLOP/s |");
+        md.AppendLine("|---|---|--:|--:|---|--:|--:|--:|--:|--:|");
+        foreach (var fast in cases)
+        {
+            var product = (LinearCase)fast.Shape;
+            var naive = Find(times, typeof(MatmulBenchmarks), "Naive", fast.Device, product);
+            var blas = Find(times, typeof(MatmulBenchmarks), "Blas", fast.Device, product);
+            string kernel = new Linear(BenchDevices.Get(fast.Device)).KernelName(product.Product switch
+            {
+                LinearProduct.Forward => "linear_forward_f32",
+                LinearProduct.BackwardInput => "linear_backward_input_f32",
+                _ => "linear_backward_weight_f32",
+            });
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {fast.Device} | {product.Description} | {Time(naive)} | {Time(fast.Nanoseconds)} | `{kernel}` | {Time(blas)} | {Ratio(fast.Nanoseconds / naive)} | {Ratio(fast.Nanoseconds / blas)} | {Rate(fast.Flops / fast.Nanoseconds)} | {Rate(fast.Flops / blas)} |");
+        }
+        md.AppendLine();
+    }
+
+    private static void EndToEndTable(StringBuilder md, IReadOnlyList<EndToEndResult> results, int epochs)
+    {
+        var numpy = results.FirstOrDefault(r => r.Name == "NumPy")?.Seconds;
+        md.AppendLine(CultureInfo.InvariantCulture, $"## End to end: the default training job ({epochs} epoch{(epochs == 1 ? "" : "s")}, d2l recipe: batch 256, lr 0.1), epochs timed with per-epoch test evaluation, data loading excluded").AppendLine();
+        md.AppendLine("| Implementation | seconds | time / NumPy | test accuracy | note |");
+        md.AppendLine("|---|--:|--:|--:|---|");
+        foreach (var r in results)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture,
+                $"| {r.Name} | {(r.Seconds is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) : "-")} | {Ratio(r.Seconds / numpy)} | {(r.TestAccuracy is { } a ? a.ToString("P2", CultureInfo.InvariantCulture) : "-")} | {r.Note} |");
+        }
+        md.AppendLine();
+    }
+
+    private static void Goals(StringBuilder md, IReadOnlyList<CaseTime> times, IReadOnlyList<EndToEndResult>? endToEnd, int epochs)
+    {
+        md.AppendLine("## Goals").AppendLine();
+        var inv = CultureInfo.InvariantCulture;
+        if (CrossEntropyGoalSpeedup(times) is { } speedup)
+            md.AppendLine(inv, $"- Fused CE forward+backward vs the naive chain, CPU device, N=4096, C=1000: goal ≥ 3×, measured {speedup:F2}×: **{(speedup >= 3 ? "met" : "missed")}**.");
+        else
+            md.AppendLine("- Fused CE vs naive at N=4096, C=1000 (CPU): not measured in this run.");
+
+        var ours = endToEnd?.FirstOrDefault(r => r.Name.StartsWith("Sharpmax", StringComparison.Ordinal))?.Seconds;
+        var numpy = endToEnd?.FirstOrDefault(r => r.Name == "NumPy")?.Seconds;
+        if (ours is { } o && numpy is { } n)
+        {
+            string note = epochs == 10 ? "" : $" (this run trained {epochs} epoch{(epochs == 1 ? "" : "s")}, not the goal's 10)";
+            md.AppendLine(inv, $"- The training job on the CPU device vs NumPy: goal ≤ 0.2× NumPy's time, measured {o / n:F2}× ({o:F2} s vs {n:F2} s){note}: **{(o / n <= 0.2 ? "met" : "missed")}**.");
+        }
+        else
+        {
+            md.AppendLine("- The training job vs NumPy: not measured in this run (see the end-to-end table).");
+        }
+
+        var gpu = times.Where(t => t.Device == DeviceKind.Cuda && t.Method == "Fused" && t.Shape is RowShape { C: >= 4096 } && t.Nanoseconds is not null).ToList();
+        if (gpu.Count > 0 && BenchDevices.PeakGigabytesPerSecond(DeviceKind.Cuda) is { } peak)
+        {
+            double worst = gpu.Min(t => t.Bytes!.Value / t.Nanoseconds!.Value / peak);
+            md.AppendLine(inv, $"- GPU share of peak bandwidth for C ≥ 4096 (fused kernels): goal ≥ 85 %, lowest measured {worst * 100:F1} %: **{(worst >= 0.85 ? "met" : "missed")}**.");
+        }
+        else
+        {
+            md.AppendLine(inv, $"- GPU share of peak bandwidth (goal ≥ 85 % for C ≥ 4096): not measured{(BenchDevices.CudaSkipReason.Length > 0 ? $": {BenchDevices.CudaSkipReason}" : ".")}");
+        }
+        md.AppendLine();
+    }
+
+    private static void WriteEndToEndCsv(string path, IReadOnlyList<EndToEndResult> results)
+    {
+        var numpy = results.FirstOrDefault(r => r.Name == "NumPy")?.Seconds;
+        var csv = new StringBuilder("implementation,seconds,time_over_numpy,test_acc,note\n");
+        foreach (var r in results)
+        {
+            csv.AppendLine(CultureInfo.InvariantCulture,
+                $"{Quote(r.Name)},{r.Seconds?.ToString("R", CultureInfo.InvariantCulture)},{(r.Seconds / numpy)?.ToString("R", CultureInfo.InvariantCulture)},{r.TestAccuracy?.ToString("R", CultureInfo.InvariantCulture)},{Quote(r.Note)}");
+        }
+        File.WriteAllText(path, csv.ToString());
+    }
+
+    private static string Quote(string text) => "\"" + text.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+
+    private static string Time(double? nanoseconds) => nanoseconds switch
+    {
+        null => "-",
+        < 1e3 => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds:F0} ns"),
+        < 1e6 => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds / 1e3:F1} µs"),
+        < 1e9 => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds / 1e6:F2} ms"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{nanoseconds / 1e9:F2} s"),
+    };
+
+    private static string Ratio(double? ratio) => ratio is { } r && double.IsFinite(r) ? r.ToString("F3", CultureInfo.InvariantCulture) : "-";
+
+    private static string Speedup(double? ratio) => ratio is { } r && double.IsFinite(r) ? r.ToString("F2", CultureInfo.InvariantCulture) + "×" : "-";
+
+    private static string Rate(double? rate) => rate is { } r && double.IsFinite(r) ? r.ToString("F1", CultureInfo.InvariantCulture) : "-";
+
+    private static string Percent(double? share) => share is { } s && double.IsFinite(s) ? (s * 100).ToString("F1", CultureInfo.InvariantCulture) + " %" : "-";
+}
