@@ -16,15 +16,20 @@ WEIGHT_STD = 0.01
 def arguments(description):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--data", default=os.environ.get("FASHION_MNIST_DIR", DEFAULT_DATA),
-                        help="folder with the four *-ubyte.gz files (default: %(default)s)")
+                        help="folder with the four *-ubyte[.gz] files (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
 
 def _read(path, magic, header):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
+    """An IDX file as NAME.gz or raw NAME (as the C# locator accepts)."""
+    if os.path.exists(path + ".gz"):
+        with gzip.open(path + ".gz", "rb") as f:
+            data = f.read()
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
     fields = struct.unpack(">" + "I" * header, data[: 4 * header])
     if fields[0] != magic:
         raise SystemExit(f"{path}: not an IDX file of the expected kind (magic {fields[0]:#x})")
@@ -35,8 +40,8 @@ def load(folder):
     """(train images, train labels, test images, test labels): images N×784 uint8, labels int64."""
     sets = []
     for prefix in ("train", "t10k"):
-        pixels, fields = _read(os.path.join(folder, f"{prefix}-images-idx3-ubyte.gz"), 0x803, 4)
-        labels, _ = _read(os.path.join(folder, f"{prefix}-labels-idx1-ubyte.gz"), 0x801, 2)
+        pixels, fields = _read(os.path.join(folder, f"{prefix}-images-idx3-ubyte"), 0x803, 4)
+        labels, _ = _read(os.path.join(folder, f"{prefix}-labels-idx1-ubyte"), 0x801, 2)
         sets += [pixels.reshape(fields[1], fields[2] * fields[3]), labels.astype(np.int64)]
     return tuple(sets)
 
