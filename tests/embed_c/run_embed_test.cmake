@@ -5,6 +5,7 @@
 #      prefix (find_package(Sharpmax) through CMAKE_PREFIX_PATH);
 #   3. run the example on the CPU device: the thread-per-row kernel, then a
 #      warp-per-row one (fibers, shuffles). It exits non-zero on a mismatch.
+#      Then README.md's short example, linked to Sharpmax::sharpmax_host.
 # Arguments (-D): BUILD_DIR, SOURCE_DIR (tests/embed_c), CONFIG, GENERATOR, C_COMPILER.
 cmake_minimum_required(VERSION 3.24)
 foreach(var BUILD_DIR SOURCE_DIR GENERATOR)
@@ -40,3 +41,5 @@ run(${CMAKE_COMMAND} --build "${example_build}" --config ${CONFIG})
 find_program(example xent_embed PATHS "${example_build}" "${example_build}/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
 run("${example}" --device cpu)
 run("${example}" --device cpu --kernel warp32)
+find_program(readme_example readme_example PATHS "${example_build}" "${example_build}/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
+run("${readme_example}")
