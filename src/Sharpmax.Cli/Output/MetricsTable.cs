@@ -11,6 +11,9 @@ public static class MetricsTable
     public static string Row(EpochMetrics m)
     {
         ArgumentNullException.ThrowIfNull(m);
-        return Invariant($"{m.Epoch,5}  {m.TrainLoss,10:F4}  {m.TrainAccuracy,9:P2}  {m.TestLoss,9:F4}  {m.TestAccuracy,8:P2}  {m.Seconds,7:F2}  {m.ImagesPerSecond,9:N0}");
+        return Invariant($"{m.Epoch,5}  {Loss(m.TrainLoss),10}  {m.TrainAccuracy,9:P2}  {Loss(m.TestLoss),9}  {m.TestAccuracy,8:P2}  {m.Seconds,7:F2}  {m.ImagesPerSecond,9:N0}");
     }
+
+    // Four decimals as usual; a diverging run's huge losses in exponent form, so the columns stay aligned.
+    private static string Loss(double value) => Math.Abs(value) < 1e4 ? Invariant($"{value:F4}") : Invariant($"{value:0.00e+0}");
 }

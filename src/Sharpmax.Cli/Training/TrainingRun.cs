@@ -38,16 +38,20 @@ public static class TrainingRun
         console.Out.WriteLine(MetricsTable.Header);
         for (int epoch = 1; epoch <= settings.Epochs; epoch++)
         {
-            var metrics = trainer.RunEpoch(epoch, (done, rate) => progress.Report(epoch, settings.Epochs, done, data.Train.Count, rate));
-            progress.Clear();
-            if (!double.IsFinite(metrics.TrainLoss) || !double.IsFinite(metrics.TestLoss))
+            EpochMetrics metrics;
+            try
             {
-                double bad = double.IsFinite(metrics.TrainLoss) ? metrics.TestLoss : metrics.TrainLoss;
+                metrics = trainer.RunEpoch(epoch, (done, rate) => progress.Report(epoch, settings.Epochs, done, data.Train.Count, rate));
+            }
+            catch (TrainingDivergedException e)
+            {
+                progress.Clear();
                 string kept = lastGood is null ? "No checkpoint was written." : $"{checkpointPath} keeps epoch {lastGood.Epoch}.";
-                console.Error.WriteLine(Invariant($"sharpmax: error: training stopped in epoch {epoch}: the loss became {bad} (train loss {metrics.TrainLoss}, test loss {metrics.TestLoss}). Try a smaller --lr. ") + kept);
+                console.Error.WriteLine($"sharpmax: error: training stopped: {e.Message}. Try a smaller --lr. {kept}");
                 exitCode = ExitCodes.Diverged;
                 break;
             }
+            progress.Clear();
             history.Add(metrics);
             console.Out.WriteLine(MetricsTable.Row(metrics));
             console.Out.Flush();
@@ -69,7 +73,7 @@ public static class TrainingRun
     private static void WritePictures(string directory, Evaluator evaluator, Checkpoint model, LabeledImages test,
         List<EpochMetrics> history, TrainSettings settings)
     {
-        int[] predictions = evaluator.Evaluate(model).Predictions;
+        int[] predictions = evaluator.Evaluate(model, withPredictions: true).Predictions!;
         string recipe = Invariant($"lr {settings.LearningRate}, batch {settings.BatchSize}, {settings.Loss.ToString().ToLowerInvariant()} CE");
         CurvesPlot.Save(Path.Combine(directory, CurvesPlot.FileName), history, $"Softmax regression on Fashion-MNIST ({recipe})");
         var confusion = new ConfusionMatrix(FashionMnistClasses.Names, test.Labels, predictions);
