@@ -67,12 +67,12 @@ internal static class EndToEnd
     {
         if (!File.Exists(Python))
             return Skip(name, $"skipped: {Python} not found (install {package})");
-        var probe = RunProcess(Python, ["-c", $"import {module}"], TimeSpan.FromMinutes(2), echo: false);
+        var probe = RunProcess(Python, ["-c", $"import {module}"], TimeSpan.FromMinutes(2), echoAs: null);
         if (probe.ExitCode != 0)
             return Skip(name, $"skipped: {package} is not installed ({LastLine(probe.Error)})");
 
         string path = Path.Combine(AppContext.BaseDirectory, "reference", script);
-        var run = RunProcess(Python, [path, "--data", dataDirectory, "--epochs", epochs.ToString(CultureInfo.InvariantCulture)], PythonTimeout, echo: true);
+        var run = RunProcess(Python, [path, "--data", dataDirectory, "--epochs", epochs.ToString(CultureInfo.InvariantCulture)], PythonTimeout, echoAs: module);
         var resultLine = run.Output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
         if (run.ExitCode != 0 || resultLine is null)
         {
@@ -96,7 +96,7 @@ internal static class EndToEnd
 
     private sealed record ProcessResult(int ExitCode, string Output, string Error, bool TimedOut);
 
-    private static ProcessResult RunProcess(string file, string[] arguments, TimeSpan timeout, bool echo)
+    private static ProcessResult RunProcess(string file, string[] arguments, TimeSpan timeout, string? echoAs)
     {
         var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in arguments)
@@ -110,8 +110,8 @@ internal static class EndToEnd
                 return;
             lock (output)
                 output.Append(e.Data).Append('\n');
-            if (echo)
-                Console.WriteLine($"//   {e.Data}");
+            if (echoAs is not null)
+                Console.WriteLine($"//   {echoAs} {e.Data}");
         };
         process.ErrorDataReceived += (_, e) =>
         {

@@ -146,6 +146,7 @@ public unsafe class MatmulBenchmarks : IDisposable
     {
         int n = Case.N, k = Case.K, c = Case.C;
         var gemm = _cublas!.cublasSgemm_v2;
+        _device.ContextForUse();   // cuBLAS runs in the calling thread's current context
         float one = 1f, zero = 0f;
         const int none = CublasApi.OperationNone, trans = CublasApi.OperationTranspose;
         switch (Case.Product)

@@ -80,10 +80,11 @@ public static class Program
         }
 
         // Quick: one warm-up and three timed single invocations per case, enough to run every setup (and its
-        // validation) and every kernel, and to keep CI under a minute or two on two cores.
+        // validation) and every kernel, and to keep CI under a minute or two on two cores. Full: BenchmarkDotNet's
+        // default job, capped at 40 iterations so a noisy shared machine cannot stretch one case to 100.
         var job = options.Quick
             ? Job.Dry.WithWarmupCount(1).WithIterationCount(3).WithId("Quick")
-            : Job.Default.WithId("Full");
+            : Job.Default.WithMaxIterationCount(40).WithId("Full");
         var config = ManualConfig.Create(DefaultConfig.Instance)
             .AddJob(job.WithToolchain(InProcessEmitToolchain.Instance))
             .AddColumn(new BandwidthColumn(), new PeakShareColumn(), new GflopsColumn())
