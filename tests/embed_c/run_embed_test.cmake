@@ -38,6 +38,9 @@ endif()
 run(${configure})
 run(${CMAKE_COMMAND} --build "${example_build}" --config ${CONFIG})
 
+if(WIN32)  # readme_example links to the DLL, which is installed in bin/
+  set(ENV{PATH} "${stage}/bin;$ENV{PATH}")
+endif()
 find_program(example xent_embed PATHS "${example_build}" "${example_build}/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
 run("${example}" --device cpu)
 run("${example}" --device cpu --kernel warp32)

@@ -35,7 +35,13 @@
 
 #if defined(_WIN32)
 #include <windows.h>
-static void* open_library(const char* path) { return (void*)LoadLibraryA(path); }
+static void* open_library(const char* path) {  /* LoadLibrary wants backslashes; CMake writes slashes */
+    char native[1024];
+    snprintf(native, sizeof native, "%s", path);
+    for (char* p = native; *p; ++p)
+        if (*p == '/') *p = '\\';
+    return (void*)LoadLibraryA(native);
+}
 static void* library_symbol(void* library, const char* name) { return (void*)GetProcAddress((HMODULE)library, name); }
 static const char* library_error(void) { return "LoadLibrary or GetProcAddress failed"; }
 #define DEFAULT_CUDA_LIBRARY "nvcuda.dll"
