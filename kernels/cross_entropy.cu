@@ -27,6 +27,10 @@
 //   xent_fused_forward_backward_f32_warp1024
 //   xent_fused_forward_backward_f32_block     block per row, row in dynamic shared memory (4·C bytes)
 //   xent_fused_forward_backward_f32_online    block per row, streaming online softmax, any C
+// Every fused variant takes
+//   (const float* x, int N, int C, int ldx, const int* labels, int ignore_index, float smoothing,
+//    float* loss /*N*/, float* lse /*N or null*/, float grad_scale, const int* valid_count /*null: 1*/,
+//    float* grad /*N×C, row stride ldg, or null for the forward only*/, int ldg, unsigned long long* status)
 // Launch shapes and the dispatch rule are softmax.cu's.
 // Shared by both paths, one block each, fixed summation order (no float atomics):
 //   xent_count_valid_i32    *count = number of rows with a label in [0, C) other than ignore_index

@@ -26,7 +26,10 @@
 //                                 the row once for the online (max, Σexp) pair
 //                                 (Milakov & Gimelshein 2018), pass 2 writes y.
 //                                 blockDim.x % 32 == 0.
-// CUDA dispatch: C <= 1024 warp, 4·C <= shared memory per block → block, else online.
+// Every fused variant takes (const float* x, int N, int C, int ldx, float* y, int ldy).
+// Dispatch (src/Sharpmax/Ops/RowDispatch.cs): the CPU device runs _row for every
+// C; CUDA runs _warp* for C <= 1024, _block while 4·C bytes fit the opt-in shared
+// memory limit, _online beyond.
 // Grids: row and warp kernels are 1-D over rows (rows per block = blockDim.x or
 // blockDim.x / 32); block and online kernels have one block per row (gridDim.x = N).
 #include "rowwise.cuh"
