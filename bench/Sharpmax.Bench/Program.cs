@@ -34,7 +34,8 @@ public static class Program
 
         try
         {
-            Console.WriteLine($"sharpmax-bench: {(options.Quick ? "quick" : "full")} run on {SummaryReport.Machine()}");
+            string loadAtStart = SummaryReport.LoadAverage();
+            Console.WriteLine($"sharpmax-bench: {(options.Quick ? "quick" : "full")} run on {SummaryReport.Machine()}, load average {loadAtStart}");
             IReadOnlyList<EndToEndResult>? endToEnd = null;
             if (options.Families.Contains("e2e"))
                 endToEnd = EndToEnd.Run(options.DataDirectory, options.Epochs);
@@ -42,7 +43,7 @@ public static class Program
             var summaries = RunBenchmarks(options);
             var times = SummaryReport.Times(summaries);
             var failures = Failures(summaries, times, endToEnd);
-            string path = SummaryReport.Write(options, times, endToEnd, failures);
+            string path = SummaryReport.Write(options, loadAtStart, times, endToEnd, failures);
             Console.WriteLine();
             Console.WriteLine(File.ReadAllText(path));
             Console.WriteLine($"sharpmax-bench: wrote {Path.GetFullPath(path)}; BenchmarkDotNet's CSV and Markdown reports are in {Path.GetFullPath(Path.Combine(options.OutputDirectory, "results"))}");

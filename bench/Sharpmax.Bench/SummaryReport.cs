@@ -29,8 +29,6 @@ internal static class SummaryReport
             Workload.Bytes(b),
             Workload.Flops(b)))).ToList();
 
-    private static readonly string LoadAtStart = LoadAverage();
-
     /// <summary>The 1-, 5- and 15-minute load averages: this machine is shared, and a loaded one skews every number.</summary>
     public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
@@ -47,14 +45,14 @@ internal static class SummaryReport
         return $"{cpu}, {Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}";
     }
 
-    public static string Write(BenchOptions options, IReadOnlyList<CaseTime> times, IReadOnlyList<EndToEndResult>? endToEnd,
-        IReadOnlyList<string> failures)
+    public static string Write(BenchOptions options, string loadAtStart, IReadOnlyList<CaseTime> times,
+        IReadOnlyList<EndToEndResult>? endToEnd, IReadOnlyList<string> failures)
     {
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         md.AppendLine("# Sharpmax benchmark summary").AppendLine();
         md.AppendLine(inv, $"- Run: {(options.Quick ? "**quick** (a few iterations per benchmark: smoke numbers, not measurements)" : "full (BenchmarkDotNet default job)")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
-        md.AppendLine(inv, $"- Machine: {Machine()}; load average {LoadAtStart} at the start, {LoadAverage()} at the end");
+        md.AppendLine(inv, $"- Machine: {Machine()}; load average {loadAtStart} at the start, {LoadAverage()} at the end");
         foreach (var kind in BenchDevices.Available)
             md.AppendLine(inv, $"- {kind} device: {BenchDevices.Get(kind).Description}; baseline {BenchDevices.BlasName(kind)}{(BenchDevices.BlasUnavailable(kind) is { } why ? $" (not available: {why})" : "")}");
         if (BenchDevices.CudaSkipReason.Length > 0)
