@@ -46,7 +46,9 @@ public static class TrainingRun
             catch (TrainingDivergedException e)
             {
                 progress.Clear();
-                string kept = lastGood is null ? "No checkpoint was written." : $"{checkpointPath} keeps epoch {lastGood.Epoch}.";
+                string kept = lastGood is null
+                    ? $"This run wrote no checkpoint ({checkpointPath} from an earlier run, if any, is untouched)."
+                    : $"{checkpointPath} keeps epoch {lastGood.Epoch}.";
                 console.Error.WriteLine($"sharpmax: error: training stopped: {e.Message}. Try a smaller --lr. {kept}");
                 exitCode = ExitCodes.Diverged;
                 break;
