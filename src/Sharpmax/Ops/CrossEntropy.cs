@@ -96,6 +96,7 @@ internal sealed class CrossEntropyCore : IDisposable
 
     private readonly DeviceBuffer<int> _result;
     private DeviceBuffer<float>? _rowLoss;
+    private bool _statusMayBeSet;
     private bool _disposed;
 
     public CrossEntropyCore(Device device, CrossEntropyOptions options)
@@ -115,7 +116,18 @@ internal sealed class CrossEntropyCore : IDisposable
 
     public CrossEntropyOptions Options { get; }
 
-    public KernelArg Status => _result.At(StatusOffset);
+    /// <summary>The label status for a row kernel. When a call failed between that launch and the status read
+    /// (a CudaException), the stale status is cleared here, before the next call's launches.</summary>
+    public KernelArg Status
+    {
+        get
+        {
+            if (_statusMayBeSet)
+                _result.Clear();
+            _statusMayBeSet = true;
+            return _result.At(StatusOffset);
+        }
+    }
 
     public KernelArg ValidCount => _result.At(CountOffset);
 
@@ -131,6 +143,8 @@ internal sealed class CrossEntropyCore : IDisposable
             RowShapes.PerRow(Device, rowLoss, n, c, nameof(rowLoss), "floats");
         if (grad is not null)
         {
+            if (ReferenceEquals(grad, logits))
+                throw new ArgumentException("The gradient cannot overwrite the logits: the kernels read a row again after writing its gradient.", nameof(grad));
             ldg = RowShapes.Stride(n, c, ldg, nameof(ldg));
             RowShapes.Matrix(Device, grad, n, c, ldg, nameof(grad), "the gradient (the logits' shape)");
         }
@@ -172,9 +186,9 @@ internal sealed class CrossEntropyCore : IDisposable
         Span<int> result = stackalloc int[ResultInts];
         _result.CopyTo(result);
         ulong status = (uint)result[StatusOffset] | ((ulong)(uint)result[StatusOffset + 1] << 32);
+        _statusMayBeSet = status != 0;
         if (status != 0)
         {
-            _result.Clear();
             ulong key = ~status;
             int row = (int)(key >> 32), label = (int)(uint)key;
             throw new ArgumentOutOfRangeException(nameof(labels), label,

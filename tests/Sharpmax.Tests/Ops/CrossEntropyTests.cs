@@ -331,6 +331,7 @@ public sealed class CrossEntropyTests(DeviceKind kind) : DeviceTestBase(kind)
             Assert.That(() => op.ForwardBackward(logits, labels, 10, 10, shortGrad), Throws.ArgumentException.With.Message.Contain("holds 90 floats").And.Message.Contain("N×C = 10×10"));
             Assert.That(() => op.Forward(logits, labels, 10, 10, rowLoss: shortRowLoss), Throws.ArgumentException.With.Message.Contain("holds 5 floats"));
             Assert.That(() => op.Forward(logits, labels, 10, 10, ld: 5), Throws.InstanceOf<ArgumentOutOfRangeException>());
+            Assert.That(() => op.ForwardBackward(logits, labels, 10, 10, logits), Throws.ArgumentException.With.Message.Contain("cannot overwrite the logits"));
             Assert.That(() => new FusedCrossEntropy(Device, new CrossEntropyOptions { LabelSmoothing = 1.5f }), Throws.InstanceOf<ArgumentOutOfRangeException>());
             Assert.That(Device.LiveBytes, Is.EqualTo(before), "nothing allocated by a rejected call");
         });
@@ -342,7 +343,8 @@ public sealed class CrossEntropyTests(DeviceKind kind) : DeviceTestBase(kind)
         using ICrossEntropy op = fused ? new FusedCrossEntropy(Device) : new NaiveCrossEntropy(Device);
         using var logits = Device.Allocate<float>(0);
         using var labels = Device.Allocate<int>(0);
-        Assert.That(op.ForwardBackward(logits, labels, 0, 10, logits), Is.Zero);
+        using var grad = Device.Allocate<float>(0);
+        Assert.That(op.ForwardBackward(logits, labels, 0, 10, grad), Is.Zero);
     }
 
     private sealed record Outcome(float Loss, float[] RowLoss, float[]? Grad, float[]? Lse);
