@@ -22,15 +22,17 @@
 //           through 16-deep shared-memory tiles, 4×2 outputs per thread in
 //           registers. Uses barriers (SHARPMAX_SYNC).
 //   _simd   for the CPU device: no barriers (SHARPMAX_NO_SYNC, so the CPU
-//           runtime runs threads as plain calls). Each thread owns SIMD_ROWS (4)
-//           output rows and a SIMD_CHUNK (64) column stripe, swept in register
-//           tiles of SIMD_ROWS × 16 floats; each step adds a broadcast A value
-//           times a 16-wide row of B read contiguously (W's rows for forward,
-//           X's rows for dW, which is computed as dWᵀ = dYᵀ·X). On the host the
-//           16 lanes are a vector type, so each row of the tile is one AVX-512
-//           or two AVX2 registers. A values are converted to float 16 at a time
-//           into a small local block (on a GPU: 256 bytes of local memory; the
-//           op launches _smem there).
+//           runtime runs threads as plain calls). Each thread owns R output rows
+//           and a SIMD_CHUNK (64) column stripe, swept in register tiles of
+//           R × 16 floats; each step adds a broadcast A value times a 16-wide
+//           row of B read contiguously. On the host the 16 lanes are a vector
+//           type: one AVX-512 or two AVX2 registers per tile row.
+//           forward, input: R = 4 rows of Y or dX; B = W's rows (strided W for dX).
+//           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
+//           conversion of 16 bytes feeds R classes; R = 4, 8, 12 or 16, the
+//           fewest covering C (16 beyond; 4 under nvcc, where more would spill).
+//           A values of u8 X are converted 16 at a time into a small local block
+//           (on a GPU: local memory; the op launches _smem there).
 //   backward bias has one kernel: one thread per column, rows in order.
 // u8 variants other than _naive sum raw bytes and multiply by scale once per
 // output (exact integers in the sum, one rounding for the scale).
@@ -39,8 +41,9 @@
 // Launch (rows × cols is the output's shape: N×C, N×K or K×C):
 //   _naive  1-D, grid.x·block.x ≥ rows·cols
 //   _smem   block 256; grid (⌈cols/32⌉, ⌈rows/64⌉)
-//   _simd   any block.x; grid.x·block.x ≥ ⌈rows/4⌉, grid.y = ⌈cols/64⌉, where
-//           rows × cols is N×C (forward), N×K (input) and C×K (weight: dWᵀ)
+//   _simd   any block.x; grid.x·block.x ≥ ⌈rows/4⌉ (threads past the last row
+//           group return), grid.y = ⌈cols/64⌉, where rows × cols is N×C
+//           (forward), N×K (input) and C×K (weight: dWᵀ)
 //   bias    1-D, grid.x·block.x ≥ C
 #include "sharpmax_compat.cuh"
 
@@ -62,7 +65,7 @@ constexpr int SMEM_THREADS = 256;  // 16×16; thread (tx, ty) owns rows ty+16m, 
 constexpr int SMEM_TM = SMEM_BM / 16;
 constexpr int SMEM_TN = SMEM_BN / 16;
 
-constexpr int SIMD_ROWS = 4;     // output rows per thread
+constexpr int SIMD_ROWS = 4;     // output rows per thread (forward, input)
 constexpr int SIMD_TILE = 16;    // register tile width, in columns
 constexpr int SIMD_CHUNK = 64;   // output columns per thread; grid.y covers wider outputs
 
@@ -176,7 +179,7 @@ __device__ __forceinline__ void gemm_smem(const A& a, const B& b, const Out& out
         }
 }
 
-// ---- simd: each thread owns SIMD_ROWS output rows and one SIMD_CHUNK stripe
+// ---- simd: each thread owns R output rows and one SIMD_CHUNK stripe
 
 // Lanes: SIMD_TILE floats. On GCC/Clang hosts a vector-extension type, so the
 // tile lives in vector registers whatever the target level; elsewhere an array.
@@ -250,58 +253,65 @@ struct SimdStridedB {
     }
 };
 
-// A operands hand out blocks: av[r][q] = A(r, p0 + q) for q < depth ≤ SIMD_TILE,
-// converted to float once per block rather than once per use.
+// A operands: gemm_simd calls prepare(p0, depth) once per block of depth ≤ SIMD_TILE
+// values of p, then at(r, q) for A(r, p0 + q).
 
-// The thread's SIMD_ROWS rows of a row-major matrix, A(r, p) = row[r][p].
-// Rows past the end repeat a valid row; their outputs are not stored.
-template <class Elem>
+// The thread's R rows of a row-major matrix, A(r, p) = row[r][p], converted to
+// float once per block rather than once per use. Rows past the end repeat a
+// valid row; their outputs are not stored.
+template <class Elem, int R>
 struct SimdRowsA {
-    const Elem* row[SIMD_ROWS];
-    __device__ __forceinline__ void block(int p0, int depth, float (&av)[SIMD_ROWS][SIMD_TILE]) const {
-        for (int r = 0; r < SIMD_ROWS; ++r)
-            for (int q = 0; q < depth; ++q) av[r][q] = static_cast<float>(row[r][p0 + q]);
+    static constexpr int rows = R;
+    const Elem* row[R];
+    float block[R][SIMD_TILE];
+    __device__ __forceinline__ void prepare(int p0, int depth) {
+        for (int r = 0; r < R; ++r)
+            for (int q = 0; q < depth; ++q) block[r][q] = static_cast<float>(row[r][p0 + q]);
     }
+    __device__ __forceinline__ float at(int r, int q) const { return block[r][q]; }
 };
 
-// SIMD_ROWS columns of a row-major matrix, A(r, p) = m[p·ld + col[r]].
+// R columns of a row-major float matrix, A(r, p) = m[p·ld + col[r]], read in
+// place. Columns past the end repeat a valid column.
+template <int R>
 struct SimdColumnsA {
+    static constexpr int rows = R;
     const float* m;
     int ld;
-    int col[SIMD_ROWS];
-    __device__ __forceinline__ void block(int p0, int depth, float (&av)[SIMD_ROWS][SIMD_TILE]) const {
-        for (int q = 0; q < depth; ++q)
-            for (int r = 0; r < SIMD_ROWS; ++r) av[r][q] = m[static_cast<long long>(p0 + q) * ld + col[r]];
-    }
+    int col[R];
+    const float* base;
+    __device__ __forceinline__ void prepare(int p0, int) { base = m + static_cast<long long>(p0) * ld; }
+    __device__ __forceinline__ float at(int r, int q) const { return base[static_cast<long long>(q) * ld + col[r]]; }
 };
 
-// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's SIMD_ROWS rows and its stripe
+// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's A::rows rows and its stripe
 // of columns, one SIMD_TILE-wide register tile at a time, p in order.
 template <class A, class B, class Out>
-__device__ __forceinline__ void gemm_simd(const A& a, const B& b, const Out& out, int Ncols, int P) {
+__device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int Ncols, int P) {
+    constexpr int R = A::rows;
     const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
     const int j_end = min(Ncols, j_begin + SIMD_CHUNK);
     for (int j0 = j_begin; j0 < j_end; j0 += SIMD_TILE) {
         const int width = min(SIMD_TILE, j_end - j0);
-        Lanes acc[SIMD_ROWS] = {};
+        Lanes acc[R] = {};
         for (int p0 = 0; p0 < P; p0 += SIMD_TILE) {
             const int depth = min(SIMD_TILE, P - p0);
-            float av[SIMD_ROWS][SIMD_TILE];
-            a.block(p0, depth, av);
+            a.prepare(p0, depth);
             for (int q = 0; q < depth; ++q) {
                 Lanes bv;
                 b.load(bv, p0 + q, j0, width);
-                for (int r = 0; r < SIMD_ROWS; ++r) acc[r] += av[r][q] * bv;
+                for (int r = 0; r < R; ++r) acc[r] += a.at(r, q) * bv;
             }
         }
-        for (int r = 0; r < SIMD_ROWS; ++r)
+        for (int r = 0; r < R; ++r)
             for (int c = 0; c < width; ++c) out(r, j0 + c, acc[r][c]);
     }
 }
 
-// First output row of this thread's simd block, or -1 when it has none.
+// First output row of this thread's simd block of R rows, or -1 when it has none.
+template <int R>
 __device__ __forceinline__ int simd_first_row(int rows) {
-    long long i0 = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) * SIMD_ROWS;
+    long long i0 = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) * R;
     return i0 < rows ? static_cast<int>(i0) : -1;
 }
 
@@ -324,9 +334,9 @@ struct ForwardOut {
 template <class X>
 __device__ __forceinline__ void forward_simd(const X& x, float scale, const float* __restrict__ W,
                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
-    const int i0 = simd_first_row(N);
+    const int i0 = simd_first_row<SIMD_ROWS>(N);
     if (i0 < 0) return;
-    SimdRowsA<typename X::Elem> rows;
+    SimdRowsA<typename X::Elem, SIMD_ROWS> rows;
     ForwardOut out{Y, b, scale, C, i0, min(SIMD_ROWS, N - i0), {}};
     for (int r = 0; r < SIMD_ROWS; ++r) {
         const typename X::Elem* p = x.row(min(i0 + r, N - 1));
@@ -344,20 +354,41 @@ __device__ __forceinline__ void forward_smem(const X& x, float scale, const floa
 }
 
 // dW is computed as its transpose dWᵀ[C×K] = dYᵀ·X, so that B = X is read
-// along its rows (bytes converted 16 at a time); the tile is stored transposed.
-template <class X>
-__device__ __forceinline__ void backward_weight_simd(const X& x, const typename X::Elem* x_end, float scale,
-                                                     const float* __restrict__ dY, float* __restrict__ dW, int N, int K,
-                                                     int C) {
-    const int c0 = simd_first_row(C);
+// along its rows (bytes converted 16 at a time), and each conversion feeds R
+// classes: R is the smallest of 4, 8, 12, 16 covering C (16 beyond).
+template <int R, class X>
+__device__ __forceinline__ void backward_weight_simd_rows(const X& x, const typename X::Elem* x_end, float scale,
+                                                          const float* __restrict__ dY, float* __restrict__ dW, int N,
+                                                          int K, int C) {
+    const int c0 = simd_first_row<R>(C);
     if (c0 < 0) return;
-    SimdColumnsA classes{dY, C, {}};
-    for (int r = 0; r < SIMD_ROWS; ++r) classes.col[r] = min(c0 + r, C - 1);
-    const int rows_here = min(SIMD_ROWS, C - c0);
+    SimdColumnsA<R> classes{dY, C, {}, dY};
+    for (int r = 0; r < R; ++r) classes.col[r] = min(c0 + r, C - 1);
+    const int rows_here = min(R, C - c0);
     auto out = [=](int r, int k, float acc) {
         if (r < rows_here) dW[static_cast<long long>(k) * C + c0 + r] = acc * scale;
     };
     gemm_simd(classes, SimdRowsB<X>{x, x_end}, out, K, N);
+}
+
+template <class X>
+__device__ __forceinline__ void backward_weight_simd(const X& x, const typename X::Elem* x_end, float scale,
+                                                     const float* __restrict__ dY, float* __restrict__ dW, int N, int K,
+                                                     int C) {
+#if defined(__CUDACC__)
+    // GPUs run _smem; with more than 4 rows of 16 lanes this tile would spill there.
+    backward_weight_simd_rows<4>(x, x_end, scale, dY, dW, N, K, C);
+#else
+    if (C <= 4) {
+        backward_weight_simd_rows<4>(x, x_end, scale, dY, dW, N, K, C);
+    } else if (C <= 8) {
+        backward_weight_simd_rows<8>(x, x_end, scale, dY, dW, N, K, C);
+    } else if (C <= 12) {
+        backward_weight_simd_rows<12>(x, x_end, scale, dY, dW, N, K, C);
+    } else {
+        backward_weight_simd_rows<16>(x, x_end, scale, dY, dW, N, K, C);
+    }
+#endif
 }
 
 template <class X>
@@ -427,9 +458,9 @@ extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
 // trainer's path (the input layer needs no dX).
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
                                                                              float* dX, int N, int K, int C) {
-    const int i0 = simd_first_row(N);
+    const int i0 = simd_first_row<SIMD_ROWS>(N);
     if (i0 < 0) return;
-    SimdRowsA<float> rows;
+    SimdRowsA<float, SIMD_ROWS> rows;
     for (int r = 0; r < SIMD_ROWS; ++r) rows.row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
     const int rows_here = min(SIMD_ROWS, N - i0);
     auto out = [=](int r, int k, float acc) {

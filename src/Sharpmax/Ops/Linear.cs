@@ -16,8 +16,8 @@ public enum LinearVariant
     /// correct there, but slow.</summary>
     SharedMemory,
 
-    /// <summary>Barrier-free register tiles of 4 rows × 16 columns per step, whose inner loops are vector code on
-    /// the host (<c>_simd</c>): the CPU device's kernels. The CPU runtime runs their threads as plain calls.</summary>
+    /// <summary>Barrier-free register tiles of 4 to 16 rows × 16 columns, whose inner loops are vector code on the
+    /// host (<c>_simd</c>): the CPU device's kernels. The CPU runtime runs their threads as plain calls.</summary>
     Simd,
 }
 

@@ -23,9 +23,10 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
 
     private static readonly LinearVariant[] s_variants = [LinearVariant.Naive, LinearVariant.SharedMemory, LinearVariant.Simd];
 
-    // (N, K, C): N = 1 and N not a multiple of any block (257, 67, 5, 130), K = 784 and odd K, C = 1, 10, 1000.
+    // (N, K, C): N = 1 and N not a multiple of any block (257, 67, 5, 130), K = 784 and odd K, C = 1, 10, 1000;
+    // C = 1, 7, 10 and 17 also pick each row count (4, 8, 12, 16) of the simd dW kernel.
     private static readonly (int N, int K, int C)[] s_shapes =
-        [(1, 784, 10), (256, 784, 10), (257, 784, 10), (67, 784, 1), (5, 300, 1000), (5, 3, 17), (130, 31, 33)];
+        [(1, 784, 10), (256, 784, 10), (257, 784, 10), (67, 784, 1), (5, 300, 1000), (5, 3, 17), (130, 31, 33), (9, 50, 7)];
 
     public static IEnumerable<TestCaseData> Cases() =>
         from v in s_variants
