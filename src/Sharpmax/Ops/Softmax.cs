@@ -56,7 +56,9 @@ public sealed class Softmax : IDisposable
 
     /// <summary>The naive chain: row max, then exp and row sum, then normalize, as three launches (one thread per row).</summary>
     /// <inheritdoc cref="Forward" path="/param"/>
-    /// <inheritdoc cref="Forward" path="/exception"/>
+    /// <exception cref="ArgumentException">A buffer is too small for its shape or lives on another device.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">N is negative, C is not positive, or a stride is shorter than C.</exception>
+    /// <exception cref="CudaException">A launch failed.</exception>
     public void ForwardNaive(DeviceBuffer<float> x, DeviceBuffer<float> y, int n, int c, int ldx = 0, int ldy = 0)
     {
         (ldx, ldy) = Check(x, y, n, c, ldx, ldy);
@@ -86,7 +88,6 @@ public sealed class Softmax : IDisposable
         ldy = RowShapes.Stride(n, c, ldy, nameof(ldy));
         RowShapes.Matrix(_device, x, n, c, ldx, nameof(x), "the input");
         RowShapes.Matrix(_device, y, n, c, ldy, nameof(y), "the output (the input's shape)");
-        RowDispatch.Resolve(_device, Variant, c);
         return (ldx, ldy);
     }
 
