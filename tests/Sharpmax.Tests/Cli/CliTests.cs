@@ -109,6 +109,49 @@ public class CliTests
     }
 
     [Test]
+    public void Predict_gives_the_same_probabilities_for_an_image_file_as_for_its_index()
+    {
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.Path, train: 10, test: 12);
+        var random = new Random(4);
+        new Checkpoint(784, 10, Enumerable.Range(0, 7840).Select(_ => (float)random.NextDouble() - 0.5f).ToArray(), new float[10]).Save(dir.File("m.ckpt"));
+        byte[] pixels = IdxFixture.Pixels(12).AsSpan(5 * 784, 784).ToArray();
+        File.WriteAllBytes(dir.File("x.pgm"), [.. "P5\n28 28\n255\n"u8.ToArray(), .. pixels]);
+        using (var bitmap = new SkiaSharp.SKBitmap(new SkiaSharp.SKImageInfo(28, 28, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque)))
+        {
+            pixels.CopyTo(bitmap.GetPixelSpan());
+            using var png = bitmap.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+            File.WriteAllBytes(dir.File("x.png"), png.ToArray());
+        }
+
+        static string Table(string output) => output[output.IndexOf("class ", StringComparison.Ordinal)..].Replace("  <- true", "", StringComparison.Ordinal).Replace(" (wrong)", "", StringComparison.Ordinal);
+        var byIndex = CliRunner.Run("predict", "--checkpoint", dir.File("m.ckpt"), "--index", "5", "--data", dir.Path);
+        var byPgm = CliRunner.Run("predict", "--checkpoint", dir.File("m.ckpt"), "--image", dir.File("x.pgm"));
+        var byPng = CliRunner.Run("predict", "--checkpoint", dir.File("m.ckpt"), "--image", dir.File("x.png"));
+
+        Assert.That((byIndex.ExitCode, byPgm.ExitCode, byPng.ExitCode), Is.EqualTo((0, 0, 0)), byIndex.Error + byPgm.Error + byPng.Error);
+        Assert.That(Table(byPgm.Out), Is.EqualTo(Table(byIndex.Out)));
+        Assert.That(Table(byPng.Out), Is.EqualTo(Table(byIndex.Out)));
+    }
+
+    [Test]
+    public void Eval_reports_the_test_accuracy_of_a_checkpoint()
+    {
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.Path, train: 10, test: 20); // labels cycle 0..9
+        var bias = new float[10];
+        bias[3] = 1; // always class 3: right on 2 of 20 images
+        new Checkpoint(784, 10, new float[7840], bias).Save(dir.File("m.ckpt"));
+
+        var (code, output, error) = CliRunner.Run("eval", "--checkpoint", dir.File("m.ckpt"), "--data", dir.Path, "--device", "cpu");
+
+        Assert.That(code, Is.Zero, error);
+        // loss = lse(b) − b_y: log(e + 9) − 1 for y = 3, log(e + 9) otherwise
+        double loss = Math.Log(Math.E + 9) - 2.0 / 20;
+        Assert.That(output, Does.Contain(FormattableString.Invariant($"test loss {loss:F4}, test accuracy 10.00 % (2/20)")));
+    }
+
+    [Test]
     public void Predict_rejects_an_index_outside_the_test_set()
     {
         using var dir = new TempDirectory();
