@@ -181,21 +181,41 @@ __device__ __forceinline__ void gemm_smem(const A& a, const B& b, const Out& out
 
 // ---- simd: each thread owns R output rows and one SIMD_CHUNK stripe
 
-// Lanes: SIMD_TILE floats. On GCC/Clang hosts a vector-extension type, so the
-// tile lives in vector registers whatever the target level; elsewhere an array.
+// Lanes: SIMD_TILE (16) floats. On GCC/Clang hosts two 8-float vector-extension
+// halves: one ymm register each with AVX2 or AVX-512. (A single 16-float vector
+// is split through the stack below AVX-512, 10× slower with AVX2; below AVX2 the
+// halves are, too: the baseline clone runs at about the naive kernels' speed.)
+// Elsewhere a plain array.
 #if !defined(__CUDACC__) && (defined(__GNUC__) || defined(__clang__))
-typedef float Lanes __attribute__((vector_size(SIMD_TILE * sizeof(float))));
-__device__ __forceinline__ void load_lanes(Lanes& v, const float* p) { __builtin_memcpy(&v, p, sizeof v); }
-__device__ __forceinline__ void store_lanes(Lanes& v, const float* f) { __builtin_memcpy(&v, f, sizeof v); }
-// Bytes widen in two steps: GCC 12 turns a direct byte-to-int conversion into
+typedef float Half __attribute__((vector_size(8 * sizeof(float))));
+struct Lanes {
+    Half lo, hi;
+    __device__ __forceinline__ Lanes& operator+=(const Lanes& o) {
+        lo += o.lo;
+        hi += o.hi;
+        return *this;
+    }
+    __device__ __forceinline__ float operator[](int c) const { return c < 8 ? lo[c] : hi[c - 8]; }
+};
+__device__ __forceinline__ Lanes operator*(float a, const Lanes& b) { return Lanes{a * b.lo, a * b.hi}; }
+__device__ __forceinline__ void load_lanes(Lanes& v, const float* p) {
+    __builtin_memcpy(&v.lo, p, sizeof v.lo);
+    __builtin_memcpy(&v.hi, p + 8, sizeof v.hi);
+}
+__device__ __forceinline__ void store_lanes(Lanes& v, const float* f) { load_lanes(v, f); }
+// Bytes widen in steps: GCC 12 turns a direct byte-to-int conversion into
 // scalar code, these into vpmovzxbw, vpmovzxwd and vcvtdq2ps.
-typedef unsigned char ByteLanes __attribute__((vector_size(SIMD_TILE)));
-typedef unsigned short ShortLanes __attribute__((vector_size(SIMD_TILE * 2)));
-typedef int IntLanes __attribute__((vector_size(SIMD_TILE * 4)));
+typedef unsigned char ByteHalf __attribute__((vector_size(8)));
+typedef unsigned short ShortHalf __attribute__((vector_size(16)));
+typedef int IntHalf __attribute__((vector_size(32)));
+__device__ __forceinline__ void widen(Half& out, const unsigned char* p) {
+    ByteHalf b;
+    __builtin_memcpy(&b, p, sizeof b);
+    out = __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(b, ShortHalf), IntHalf), Half);
+}
 __device__ __forceinline__ void load_lanes(Lanes& v, const unsigned char* p) {
-    ByteLanes bytes;
-    __builtin_memcpy(&bytes, p, sizeof bytes);
-    v = __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(bytes, ShortLanes), IntLanes), Lanes);
+    widen(v.lo, p);
+    widen(v.hi, p + 8);
 }
 #else
 struct Lanes {
@@ -248,8 +268,9 @@ struct SimdStridedB {
     const float* m;
     int ld;
     __device__ __forceinline__ void load(Lanes& v, int p, int j0, int width) const {
-        v = Lanes{};
-        for (int c = 0; c < width; ++c) v[c] = m[static_cast<long long>(j0 + c) * ld + p];
+        float f[SIMD_TILE];
+        for (int c = 0; c < SIMD_TILE; ++c) f[c] = c < width ? m[static_cast<long long>(j0 + c) * ld + p] : 0.0f;
+        store_lanes(v, f);
     }
 };
 
