@@ -21,7 +21,14 @@ public static class TrainingRun
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(console);
         string outputDirectory = Path.GetFullPath(settings.OutputDirectory);
-        Directory.CreateDirectory(outputDirectory);
+        try
+        {
+            Directory.CreateDirectory(outputDirectory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserErrorException($"--out {settings.OutputDirectory}: cannot create the output directory: {e.Message}", e);
+        }
         string checkpointPath = Path.Combine(outputDirectory, CheckpointFileName);
 
         using var device = Device.Open(settings.Device);

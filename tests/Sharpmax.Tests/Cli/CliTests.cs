@@ -77,6 +77,17 @@ public class CliTests
     }
 
     [Test]
+    public void An_output_directory_that_cannot_be_created_is_a_user_error()
+    {
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.File("data"));
+        File.WriteAllText(dir.File("file"), "not a directory");
+        var (code, _, error) = CliRunner.Run("train", "--data", dir.File("data"), "--out", Path.Combine(dir.File("file"), "out"));
+        Assert.That(code, Is.EqualTo(ExitCodes.BadInput));
+        Assert.That(error, Does.StartWith($"sharpmax: error: --out {Path.Combine(dir.File("file"), "out")}: cannot create the output directory"));
+    }
+
+    [Test]
     public void A_bad_checkpoint_is_a_user_error()
     {
         using var dir = new TempDirectory();
