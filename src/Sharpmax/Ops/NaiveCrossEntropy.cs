@@ -60,7 +60,7 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
         var p = _probabilities!;
         var logp = _logProbabilities!;
         var loss = _core.RowLoss(rowLoss, n);
-        var (gridRows, blockRows) = RowDispatch.ThreadPerRow(device, n);
+        var (gridRows, blockRows) = RowDispatch.ThreadPerRow(device, n, c);
 
         _softmax.ForwardNaive(logits, p, n, c, ld, c);
         device.Launch(device.Kernel("xent_log_f32"), gridRows, blockRows, 0, p, n, c, c, logp, c);

@@ -46,7 +46,8 @@ internal struct RowPlanCache
 /// Dispatch rules shared by the softmax and cross-entropy ops (also written at the top of the .cu files):
 /// <list type="bullet">
 /// <item>CPU device: always the thread-per-row kernel. Its block's threads run as plain calls (no fibers), its row
-/// loops compile to SIMD, and rows are spread over enough blocks to keep every core busy.</item>
+/// loops compile to SIMD. Rows go a few blocks per core, but a block gets at least 32 Ki elements: below that the
+/// whole grid is one block, run on the calling thread without waking a worker.</item>
 /// <item>CUDA: C ≤ 1024 → a warp per row (32, 256 or 1024 columns per warp: 1, 8 or 32 values per lane);
 /// 4·C bytes of dynamic shared memory within the opt-in limit → a block per row with the row in shared memory;
 /// otherwise → a block per row streaming the row twice (online softmax).</item>
@@ -60,7 +61,8 @@ internal static class RowDispatch
 
     private const int WarpsPerBlock = 4;
     private const int CudaRowsPerBlock = 128;
-    private const int CpuMaxRowsPerBlock = 64;
+    private const int CpuMaxRowsPerBlock = 1024;
+    private const int CpuMinBlockElements = 32 * 1024;
     private const int CpuBlocksPerCore = 4;
 
     // The block kernel's static __shared__ scratch (32 floats), kept free next to the cached row.
@@ -105,7 +107,7 @@ internal static class RowDispatch
         {
             case RowKernelVariant.Row:
             {
-                var (grid, block) = ThreadPerRow(device, n);
+                var (grid, block) = ThreadPerRow(device, n, c);
                 return new RowLaunch($"{family}_row", grid, block, 0);
             }
             case RowKernelVariant.Warp:
@@ -121,14 +123,18 @@ internal static class RowDispatch
     }
 
     /// <summary>Launch shape of a one-thread-per-row kernel (the naive chain and the row variant).</summary>
-    public static (Dim3 Grid, Dim3 Block) ThreadPerRow(Device device, int n)
+    public static (Dim3 Grid, Dim3 Block) ThreadPerRow(Device device, int n, int c)
     {
         int rowsPerBlock = CudaRowsPerBlock;
         if (device.Kind == DeviceKind.Cpu)
         {
-            // Enough blocks that the workers share the rows evenly, few enough that a block is not a single row.
+            // A few blocks per worker so that the rows spread evenly, but at least CpuMinBlockElements per block:
+            // handing a block to a sleeping worker costs more than a small block's work (the trainer's
+            // 256×10 batch runs as one block, on the calling thread).
             int blocksWanted = Math.Max(1, device.MultiprocessorCount * CpuBlocksPerCore);
-            rowsPerBlock = Math.Clamp(CeilDiv(n, blocksWanted), 1, CpuMaxRowsPerBlock);
+            int forBalance = CeilDiv(n, blocksWanted);
+            int forWork = CeilDiv(CpuMinBlockElements, c);
+            rowsPerBlock = Math.Clamp(Math.Max(forBalance, forWork), 1, Math.Min(Math.Max(n, 1), CpuMaxRowsPerBlock));
         }
         return (CeilDiv(n, rowsPerBlock), rowsPerBlock);
     }

@@ -65,7 +65,7 @@ public sealed class Softmax : IDisposable
         if (n == 0)
             return;
         EnsureWorkspace(n);
-        var (grid, block) = RowDispatch.ThreadPerRow(_device, n);
+        var (grid, block) = RowDispatch.ThreadPerRow(_device, n, c);
         _device.Launch(_device.Kernel("softmax_rowmax_f32"), grid, block, 0, x, n, c, ldx, _rowMax!);
         _device.Launch(_device.Kernel("softmax_expsum_f32"), grid, block, 0, x, n, c, ldx, _rowMax!, y, ldy, _rowSum!);
         _device.Launch(_device.Kernel("softmax_normalize_f32"), grid, block, 0, y, n, c, ldy, _rowSum!);
