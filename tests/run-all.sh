@@ -52,6 +52,23 @@ if cmake -S . -B build-sanitize -DSHARPMAX_SANITIZE=ON -DSHARPMAX_PTX=OFF -DSHAR
   ctest --test-dir build-sanitize --output-on-failure -j2 >"$LOGS/ctest-sanitize.log" 2>&1
   tail -3 "$LOGS/ctest-sanitize.log"; grep -E "\*\*\*Failed|Not Run|ERROR: AddressSanitizer|runtime error" "$LOGS/ctest-sanitize.log" || true
   count_ctest "$LOGS/ctest-sanitize.log"
+  # The kernels under the sanitizers too: the op and device tests, run by .NET
+  # against the instrumented host library (the runtimes are preloaded; .NET's
+  # own allocations are not ours to leak-check).
+  say "kernel tests (.NET ops and device) under AddressSanitizer + UBSan"
+  ASAN_OPTIONS=detect_leaks=0 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
+    SHARPMAX_HOST_LIBRARY="$ROOT/build-sanitize/native/lib/libsharpmax_host.so" \
+    dotnet test tests/Sharpmax.Tests/Sharpmax.Tests.csproj -c Release --no-build -nologo \
+      --filter "FullyQualifiedName~Sharpmax.Tests.Ops|FullyQualifiedName~Sharpmax.Tests.DeviceTests" >"$LOGS/dotnet-test-sanitize.log" 2>&1
+  grep -E "^\s+Failed |AddressSanitizer|runtime error" -A3 "$LOGS/dotnet-test-sanitize.log" | head -60
+  summary=$(grep -E "(Passed|Failed)! +- Failed:" "$LOGS/dotnet-test-sanitize.log" | tail -1)
+  echo "$summary"
+  if [[ $summary =~ Failed:\ +([0-9]+),\ Passed:\ +([0-9]+),\ Skipped:\ +([0-9]+) ]]; then
+    failed=$((failed + BASH_REMATCH[1])); passed=$((passed + BASH_REMATCH[2])); skipped=$((skipped + BASH_REMATCH[3]))
+  else
+    echo "error: the sanitized .NET run ended without a summary (see $LOGS/dotnet-test-sanitize.log)" >&2
+    gate_failures=$((gate_failures + 1))
+  fi
 else
   tail -20 "$LOGS/sanitize-build.log"; gate_failures=$((gate_failures + 1))
 fi

@@ -20,9 +20,19 @@ internal static class DriverLibraries
 
     private static string[] CudaNames() => OperatingSystem.IsWindows() ? ["nvcuda.dll"] : ["libcuda.so.1"];
 
-    private static string[] HostNames() => OperatingSystem.IsWindows() ? ["sharpmax_host.dll"]
-        : OperatingSystem.IsMacOS() ? ["libsharpmax_host.dylib"]
-        : ["libsharpmax_host.so"];
+    /// <summary>Environment variable naming a host library to load instead of the bundled one (the
+    /// sanitizer build runs the tests against an ASan-instrumented copy this way).</summary>
+    public const string HostLibraryVariable = "SHARPMAX_HOST_LIBRARY";
+
+    private static string[] HostNames()
+    {
+        var overridePath = Environment.GetEnvironmentVariable(HostLibraryVariable);
+        if (!string.IsNullOrEmpty(overridePath))
+            return [Path.GetFullPath(overridePath)];
+        return OperatingSystem.IsWindows() ? ["sharpmax_host.dll"]
+            : OperatingSystem.IsMacOS() ? ["libsharpmax_host.dylib"]
+            : ["libsharpmax_host.so"];
+    }
 
     private static (DriverApi?, string) Open(string[] names, bool isHost)
     {
