@@ -25,8 +25,8 @@
 //           runtime runs threads as plain calls). Each thread owns R output rows
 //           and a SIMD_CHUNK (64) column stripe, swept in register tiles of
 //           R × 16 floats; each step adds a broadcast A value times a 16-wide
-//           row of B read contiguously. On the host the 16 lanes are a vector
-//           type: one AVX-512 or two AVX2 registers per tile row.
+//           row of B read contiguously. On the host the 16 lanes are two
+//           8-float vectors: two ymm registers per tile row (AVX2 or AVX-512).
 //           forward, input: R = 4 rows of Y or dX; B = W's rows (strided W for dX).
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
 //           conversion of 16 bytes feeds R classes; R = 4, 8, 12 or 16, the
