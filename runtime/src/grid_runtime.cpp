@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -361,7 +362,10 @@ void run_blocks(GridJob& job) {
     w.kernel = nullptr;
 }
 
-// Workers beyond the calling thread, started on first use.
+// Workers beyond the calling thread, started on first use. The caller takes
+// blocks itself as soon as the grid is published; a helper joins only while the
+// grid is still open, so a small grid never waits for a helper to wake up.
+// Helpers spin briefly before sleeping, because launches come in quick runs.
 class WorkerPool {
 public:
     ~WorkerPool() { stop(); }
@@ -378,17 +382,22 @@ public:
             std::lock_guard<std::mutex> lock(mutex_);
             job_ = &job;
             wanted_ = helpers;
+            joined_ = 0;
             finished_ = 0;
-            ++epoch_;
+            open_ = true;
+            epoch_.fetch_add(1, std::memory_order_release);
         }
         wake_.notify_all();
         run_blocks(job);
         std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [&] { return finished_ == wanted_; });
+        open_ = false;
+        done_.wait(lock, [&] { return finished_ == joined_; });
         job_ = nullptr;
     }
 
 private:
+    static constexpr auto kSpin = std::chrono::microseconds(50);
+
     void ensure_threads(int count) {
         while (static_cast<int>(threads_.size()) < count) {
             int id = static_cast<int>(threads_.size());
@@ -399,12 +408,18 @@ private:
     void loop(int id) {
         std::uint64_t seen = 0;
         for (;;) {
-            GridJob* job;
+            auto spin_until = std::chrono::steady_clock::now() + kSpin;
+            while (epoch_.load(std::memory_order_acquire) == seen && !stopping_.load() &&
+                   std::chrono::steady_clock::now() < spin_until) {
+            }
+            GridJob* job = nullptr;
             {
                 std::unique_lock<std::mutex> lock(mutex_);
-                wake_.wait(lock, [&] { return stopping_ || (epoch_ != seen && id < wanted_); });
-                if (stopping_) return;
-                seen = epoch_;
+                wake_.wait(lock, [&] { return stopping_.load() || epoch_.load() != seen; });
+                if (stopping_.load()) return;
+                seen = epoch_.load();
+                if (!open_ || id >= wanted_) continue;
+                ++joined_;
                 job = job_;
             }
             run_blocks(*job);
@@ -419,7 +434,7 @@ private:
     void stop() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
+            stopping_.store(true);
         }
         wake_.notify_all();
         for (auto& t : threads_) t.join();
@@ -433,9 +448,11 @@ private:
     std::vector<std::thread> threads_;
     GridJob* job_ = nullptr;
     int wanted_ = 0;
+    int joined_ = 0;
     int finished_ = 0;
-    std::uint64_t epoch_ = 0;
-    bool stopping_ = false;
+    bool open_ = false;
+    std::atomic<std::uint64_t> epoch_{0};
+    std::atomic<bool> stopping_{false};
 };
 
 std::atomic<int> g_worker_count{0};
@@ -532,8 +549,12 @@ void set_worker_count(int workers) { g_worker_count.store(workers < 0 ? 0 : work
 int worker_count() {
     int n = g_worker_count.load();
     if (n > 0) return n;
-    unsigned int hw = std::thread::hardware_concurrency();
-    return hw == 0 ? 1 : static_cast<int>(hw);
+    // hardware_concurrency() reads /sys on every call: ask once.
+    static const int cores = [] {
+        unsigned int hw = std::thread::hardware_concurrency();
+        return hw == 0 ? 1 : static_cast<int>(hw);
+    }();
+    return cores;
 }
 
 }  // namespace sharpmax_rt
