@@ -260,6 +260,22 @@ extern "C" __global__ void xent_fused_forward_backward_f32_block(XENT_PARAMS) {
 
 // ---- fused: one block per row, streaming (online softmax) ---------------------
 
+// One thread's share of the row, streamed once: online_add's (max, Σexp) and
+// Σ(x - max) over the count entries seen so far. When the max moves, the
+// earlier shifts move by count·(old - new): a term of the sign of the sum and
+// no larger than it, so nothing cancels. (Σx - C·max would: with |x| ~ 1e4 the
+// float Σx has already lost the digits of x - max that the loss needs.)
+__device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifted_sum, int count, float x) {
+    if (x > acc.m) {
+        if (count > 0) shifted_sum += static_cast<float>(count) * (acc.m - x);
+        acc.d = acc.d * row_exp(acc.m - x) + 1.0f;
+        acc.m = x;
+    } else {
+        acc.d += row_exp(x - acc.m);
+        shifted_sum += x - acc.m;
+    }
+}
+
 extern "C" __global__ void xent_fused_forward_backward_f32_online(XENT_PARAMS) {
     __shared__ float scratch[64];
     int r = blockIdx.x;
@@ -268,19 +284,20 @@ extern "C" __global__ void xent_fused_forward_backward_f32_online(XENT_PARAMS) {
     int label = labels[r];
     bool used = label_in_use(label, C, ignore_index, r, status, threadIdx.x == 0);
     OnlineMaxSum acc{ROW_MAX_FLOOR, 0.0f};
-    float raw_sum = 0.0f;  // Σx: the max is not known yet, Σ(x - m) = Σx - C·m
-    for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float v = xr[c];
-        online_add(acc, v);
-        raw_sum += v;
-    }
+    float shifted_sum = 0.0f;  // Σ(x - acc.m) over this thread's entries
+    int count = 0;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) xent_online_add(acc, shifted_sum, count++, xr[c]);
+    float thread_m = acc.m;
     acc = block_online(acc, scratch);
     float m = acc.m, s = acc.d;
-    if (smoothing != 0.0f) raw_sum = block_sum(raw_sum, scratch);
+    if (smoothing != 0.0f) {
+        // Rebase each thread's sum on the row max (same argument as above), then a fixed tree.
+        shifted_sum = count > 0 ? shifted_sum + static_cast<float>(count) * (thread_m - m) : 0.0f;
+        shifted_sum = block_sum(shifted_sum, scratch);
+    }
     float log_s = logf(s);
     if (threadIdx.x == 0) {
         if (lse) lse[r] = m + log_s;
-        float shifted_sum = raw_sum - static_cast<float>(C) * m;
         loss[r] = used ? xent_row_loss(s, log_s, xr[label] - m, shifted_sum, smoothing, C) : 0.0f;
     }
     if (!grad) return;

@@ -97,6 +97,45 @@ public sealed class CrossEntropyTests(DeviceKind kind) : DeviceTestBase(kind)
         }
     }
 
+    public static IEnumerable<TestCaseData> LargeLogitVariants()
+    {
+        foreach (int c in new[] { 10, 1000, 30000 })
+            foreach (var variant in s_variants)
+                if (Runs(variant, c))
+                    yield return new TestCaseData(variant, c).SetArgDisplayNames(variant.ToString(), $"C={c}");
+    }
+
+    [TestCaseSource(nameof(LargeLogitVariants))]
+    public void Label_smoothing_keeps_its_precision_on_logits_near_plus_or_minus_1e4(RowKernelVariant variant, int c)
+    {
+        // ε·mean_c(x − max) must be summed relative to the max: Σx − C·max in float cancels away the digits of
+        // x − max when |x| ≈ 1e4 (the online kernel once did that, an error of ~1e-4 in an O(10) loss). LossRtol
+        // is sized for rows where |x − max| itself reaches 2e4 and lets such an error through in a row whose
+        // loss is O(10). Here every term is relative to the max, so the row loss keeps the atol's own argument
+        // (log of a sum with a relative error of a few 1e-6) and float's rtol: 1e-5 and 1e-6.
+        // Rows: 1e4 + U(−8, 8), −1e4 + U(−8, 8), and ±1e4 entries among ordinary ones.
+        const int n = 12;
+        const double SmoothedLossAtol = 1e-5, SmoothedLossRtol = 1e-6;
+        var logits = new RandomData((ulong)c).Logits(n, c);
+        for (int r = 0; r < n; r++)
+            for (int j = 0; j < c; j++)
+            {
+                ref float x = ref logits[r * c + j];
+                x = (r % 3) switch { 0 => x + 1e4f, 1 => x - 1e4f, _ => j % 3 == 0 ? (j % 2 == 0 ? 1e4f : -1e4f) : x };
+            }
+        var labels = new RandomData((ulong)c + 1).Labels(n, c);
+        var options = new CrossEntropyOptions { Reduction = Reduction.Sum, LabelSmoothing = 0.1f, Variant = variant };
+        var result = Run(new FusedCrossEntropy(Device, options), logits, labels, n, c);
+        var reference = ReferenceOps.CrossEntropy(logits, labels, n, c, RefReduction.Sum, labelSmoothing: 0.1);
+        string what = $"{variant} C={c} ε=0.1, logits ±1e4";
+        Assert.Multiple(() =>
+        {
+            AssertClose.Tensor(result.RowLoss, reference.RowLoss, SmoothedLossAtol, SmoothedLossRtol, $"{what}: row losses");
+            AssertClose.Scalar(result.Loss, reference.Loss, LossAtol * n, LossRtol, $"{what}: loss");
+            AssertClose.Tensor(result.Grad!, reference.Gradient, 2e-5, GradRtol, $"{what}: gradient", c);
+        });
+    }
+
     [TestCase(1, 1)]
     [TestCase(37, 10)]
     [TestCase(256, 10)]
