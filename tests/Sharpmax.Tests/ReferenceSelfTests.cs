@@ -212,6 +212,22 @@ public class ReferenceSelfTests
         Assert.That(ReferenceOps.Argmax(logits, 4, 3), Is.EqualTo(FirstIndexEverywhere));
     }
 
+    // numpy.argmax on these float32 rows (checked with NumPy 1.x/2.x): the first NaN wins, else the first maximum.
+    [TestCase(new[] { float.NaN, 1f, 2f }, 0)]
+    [TestCase(new[] { 1f, float.NaN, 5f, float.NaN }, 1)]
+    [TestCase(new[] { 1f, float.PositiveInfinity, float.NaN }, 2)]
+    [TestCase(new[] { 5f, 5f, float.NaN }, 2)]
+    [TestCase(new[] { float.NaN, float.NaN }, 0)]
+    [TestCase(new[] { float.NegativeInfinity, float.NaN, float.PositiveInfinity }, 1)]
+    [TestCase(new[] { 2f, 7f, 7f, float.NaN }, 3)]
+    [TestCase(new[] { 2f, 7f, 7f }, 1)]
+    public void Argmax_is_numpys_the_first_NaN_wins(float[] row, int expected)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        Assert.That(ReferenceOps.Argmax(row, 1, row.Length), Is.EqualTo(new[] { expected }));
+        Assert.That(ReferenceOps.CorrectCount(row, [expected], 1, row.Length), Is.EqualTo(1));
+    }
+
     [Test]
     public void Out_of_range_label_is_rejected_with_row_and_value()
     {

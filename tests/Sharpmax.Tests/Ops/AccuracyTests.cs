@@ -62,6 +62,32 @@ public sealed class AccuracyTests(DeviceKind kind) : DeviceTestBase(kind)
         Assert.That(Accuracy.CountCorrect(x, yb), Is.EqualTo(1));
     }
 
+    [Test]
+    public void Rows_with_NaN_entries_match_the_reference([Values(10, 1000)] int c)
+    {
+        // Every third row gets NaNs at seeded places (some before the max, some after, some rows two); the kernel
+        // and the reference must both take the first NaN, as numpy.argmax does.
+        const int n = 300;
+        var rng = new RandomData((ulong)c + 7);
+        var logits = rng.Logits(n, c);
+        for (int r = 0; r < n; r += 3)
+        {
+            logits[r * c + rng.NextInt(c)] = float.NaN;
+            if (r % 2 == 0)
+                logits[r * c + rng.NextInt(c)] = float.NaN;
+        }
+        var labels = ReferenceOps.Argmax(logits, n, c);
+        for (int r = 0; r < n; r += 4)
+            labels[r] = (labels[r] + 1) % c; // some rows wrong, NaN rows among them
+        using var lb = Device.Upload<float>(logits);
+        using var yb = Device.Upload<int>(labels);
+        using var pb = Device.Allocate<int>(n);
+        var x = new DeviceMatrix(lb, n, c);
+        Accuracy.Argmax(x, pb);
+        Assert.That(pb.ToArray(), Is.EqualTo(ReferenceOps.Argmax(logits, n, c)));
+        Assert.That(Accuracy.CountCorrect(x, yb), Is.EqualTo(ReferenceOps.CorrectCount(logits, labels, n, c)));
+    }
+
     [TestCaseSource(typeof(GoldenCases), nameof(GoldenCases.CrossEntropyNames))]
     public void Argmax_and_count_match_the_NumPy_golden_case(string name)
     {

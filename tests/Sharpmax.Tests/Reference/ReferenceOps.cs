@@ -5,7 +5,7 @@
 //   double[] p    = ReferenceOps.Softmax(logits, n, c);             // N×C
 //   double[] logp = ReferenceOps.LogSoftmax(logits, n, c);          // N×C
 //   double[] lse  = ReferenceOps.LogSumExp(logits, n, c);           // N
-//   int[] top     = ReferenceOps.Argmax(logits, n, c);              // N, lowest index on ties
+//   int[] top     = ReferenceOps.Argmax(logits, n, c);              // N, numpy's: first NaN, else lowest max
 //   var ce    = ReferenceOps.CrossEntropy(logits, labels, n, c, RefReduction.Mean,
 //                                         ignoreIndex: -100, labelSmoothing: 0.1);
 //               // ce.RowLoss (N), ce.Loss, ce.Gradient (N×C), ce.Count, ce.Lse (N)
@@ -107,7 +107,8 @@ public static class ReferenceOps
         return result;
     }
 
-    /// <summary>Per-row index of the largest logit, N; ties go to the lowest index (NaN is never chosen).</summary>
+    /// <summary>Per-row index of the largest logit, N, as numpy.argmax: the first NaN wins (NaN counts as larger
+    /// than everything), otherwise ties go to the lowest index.</summary>
     public static int[] Argmax(ReadOnlySpan<float> logits, int n, int c, int ld = 0)
     {
         ld = CheckLogits(logits, n, c, ld);
@@ -116,9 +117,16 @@ public static class ReferenceOps
         {
             var row = logits.Slice(r * ld, c);
             int best = 0;
-            for (int j = 1; j < c; j++)
-                if (row[j] > row[best] || float.IsNaN(row[best]))
+            for (int j = 0; j < c; j++)
+            {
+                if (float.IsNaN(row[j]))
+                {
                     best = j;
+                    break;
+                }
+                if (row[j] > row[best])
+                    best = j;
+            }
             result[r] = best;
         }
         return result;
@@ -277,7 +285,7 @@ public static class ReferenceOps
         return result;
     }
 
-    /// <summary>How many rows have argmax (lowest index on ties) equal to their label; ignored rows never count.</summary>
+    /// <summary>How many rows have <see cref="Argmax"/> equal to their label; ignored rows never count.</summary>
     public static int CorrectCount(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int n, int c, int ld = 0)
     {
         CheckLength(labels, n, nameof(labels));
