@@ -69,6 +69,7 @@ public static class Program
                 ("softmax", typeof(SoftmaxBenchmarks)),
                 ("xent", typeof(CrossEntropyBenchmarks)),
                 ("matmul", typeof(MatmulBenchmarks)),
+                ("step", typeof(StepBenchmarks)),
             }
             .Where(t => options.Families.Contains(t.Family)).Select(t => t.Type).ToArray();
         if (types.Length == 0)

@@ -24,7 +24,7 @@ internal static class SummaryReport
             b.Descriptor.Type,
             b.Descriptor.WorkloadMethod.Name,
             Workload.DeviceOf(b),
-            b.Parameters["Shape"] ?? b.Parameters["Case"],
+            b.Parameters["Shape"] ?? b.Parameters["Case"] ?? "trainer step",
             Workload.MeanNanoseconds(summary, b),
             Workload.Bytes(b),
             Workload.Flops(b)))).ToList();
@@ -63,6 +63,7 @@ internal static class SummaryReport
         RowTable(md, "Softmax: naive three-kernel chain vs fused", times, typeof(SoftmaxBenchmarks));
         RowTable(md, "Cross-entropy forward+backward: naive chain vs fused", times, typeof(CrossEntropyBenchmarks));
         MatmulTable(md, times);
+        StepTable(md, times, options.Epochs);
         if (endToEnd is not null)
             EndToEndTable(md, endToEnd, options.Epochs);
         Goals(md, times, endToEnd, options.Epochs);
@@ -152,6 +153,29 @@ internal static class SummaryReport
             });
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {fast.Device} | {product.Description} | {Time(naive)} | {Time(fast.Nanoseconds)} | `{kernel}` | {Time(blas)} | {Ratio(fast.Nanoseconds / naive)} | {Ratio(fast.Nanoseconds / blas)} | {Rate(fast.Flops / fast.Nanoseconds)} | {Rate(fast.Flops / blas)} |");
+        }
+        md.AppendLine();
+    }
+
+    private static void StepTable(StringBuilder md, IReadOnlyList<CaseTime> times, int epochs)
+    {
+        var cases = times.Where(t => t.Family == typeof(StepBenchmarks)).ToList();
+        if (cases.Count == 0)
+            return;
+        const int stepsPerEpoch = (StepBenchmarks.Images + StepBenchmarks.N - 1) / StepBenchmarks.N;
+        md.AppendLine(CultureInfo.InvariantCulture, $"## One training step (N={StepBenchmarks.N}, K={StepBenchmarks.K}, C={StepBenchmarks.C}, u8 images gathered by index) and its launches alone").AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"| Device | launch(es) | mean | share of the step | × {stepsPerEpoch * epochs} steps ({epochs} epoch{(epochs == 1 ? "" : "s")}) |");
+        md.AppendLine("|---|---|--:|--:|--:|");
+        foreach (var kind in cases.Select(c => c.Device).Distinct())
+        {
+            var step = Find(times, typeof(StepBenchmarks), "Step", kind, "trainer step");
+            foreach (var op in cases.Where(c => c.Device == kind))
+            {
+                md.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {kind} | {(op.Method == "Step" ? "**whole step**" : op.Method)} | {Time(op.Nanoseconds)} | {Percent(op.Nanoseconds / step)} | {(op.Nanoseconds is { } ns ? (ns * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture) + " s" : "-")} |");
+            }
+            double parts = cases.Where(c => c.Device == kind && c.Method != "Step").Sum(c => c.Nanoseconds ?? 0);
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {kind} | sum of the parts | {Time(parts)} | {Percent(parts / step)} | {(parts * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture)} s |");
         }
         md.AppendLine();
     }

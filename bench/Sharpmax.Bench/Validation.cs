@@ -61,7 +61,8 @@ internal static class Validation
             $"{what}: got {got:R}, the float64 reference is {expected:R} (rtol {rtol}). Not timing a wrong kernel."));
     }
 
-    private static ValidationException Fail(string message)
+    /// <summary>Records a failure and returns the exception to throw.</summary>
+    public static ValidationException Fail(string message)
     {
         lock (Recorded)
             Recorded.Add(message);
