@@ -18,7 +18,7 @@ public static class Accuracy
     {
         var device = DeviceOf(logits);
         Matrix(device, logits, nameof(logits), dense: false);
-        Vector(device, predictions, logits.Rows, nameof(predictions), Invariant($"one per row of the {logits} logits"));
+        Vector(device, predictions, logits.Rows, nameof(predictions), logits, OnePerRow);
         if (logits.Rows == 0)
             return;
         var (grid, block) = ContiguousRuns.For(device, logits.Rows);
@@ -36,7 +36,7 @@ public static class Accuracy
     {
         var device = DeviceOf(logits);
         Matrix(device, logits, nameof(logits), dense: false);
-        Vector(device, labels, logits.Rows, nameof(labels), Invariant($"one per row of the {logits} logits"));
+        Vector(device, labels, logits.Rows, nameof(labels), logits, OnePerRow);
         Vector(device, counter, 1, nameof(counter), "the count");
         if (logits.Rows == 0)
             return;
@@ -59,6 +59,8 @@ public static class Accuracy
         counter.CopyTo(count);
         return count[0];
     }
+
+    private static string OnePerRow(DeviceMatrix logits) => Invariant($"one per row of the {logits} logits");
 
     private static Device DeviceOf(DeviceMatrix logits) =>
         logits.Buffer?.Device ?? throw new ArgumentException("The logits have no buffer.", nameof(logits));

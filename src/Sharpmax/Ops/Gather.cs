@@ -25,11 +25,11 @@ public static class Gather
         ArgumentOutOfRangeException.ThrowIfNegative(offset);
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var device = source.Device;
-        Vector(device, output, count, nameof(output), Invariant($"gathering {count} elements"));
+        Vector(device, output, count, nameof(output), count, static count => Invariant($"gathering {count} elements"));
         if (index is not null)
-            Vector(device, index, (long)offset + count, nameof(index), Invariant($"reading entries {offset}..{offset + count - 1L}"));
+            Vector(device, index, (long)offset + count, nameof(index), (offset, count), static r => Invariant($"reading entries {r.offset}..{r.offset + r.count - 1L}"));
         else
-            Vector(device, source, (long)offset + count, nameof(source), Invariant($"reading elements {offset}..{offset + count - 1L}"));
+            Vector(device, source, (long)offset + count, nameof(source), (offset, count), static r => Invariant($"reading elements {r.offset}..{r.offset + r.count - 1L}"));
         if (ReferenceEquals(output, source) || ReferenceEquals(output, index))
             throw new ArgumentException("The output shares a buffer with an input.", nameof(output));
         if (source.Length > int.MaxValue)

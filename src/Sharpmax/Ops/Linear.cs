@@ -34,6 +34,9 @@ public sealed class Linear
     private const int SimdRowsPerThread = 4, SimdColsPerThread = 64, SimdBlock = 4;
     private const int MaxGridY = 65535;
 
+    // Entry names by product, resolved once: building them per launch would allocate a string per batch.
+    private readonly Dictionary<string, string> _kernelNames;
+
     /// <summary>Creates the op for one device.</summary>
     /// <param name="device">The device its launches run on.</param>
     /// <param name="variant">The kernels to run; <see cref="LinearVariant.Fast"/> picks by device kind.</param>
@@ -48,6 +51,8 @@ public sealed class Linear
         Variant = variant;
         Kernels = variant != LinearVariant.Fast ? variant
             : device.Kind == DeviceKind.Cuda ? LinearVariant.SharedMemory : LinearVariant.Simd;
+        string[] products = ["linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8"];
+        _kernelNames = products.ToDictionary(product => product, KernelName, StringComparer.Ordinal);
     }
 
     /// <summary>The device the launches run on.</summary>
@@ -70,7 +75,7 @@ public sealed class Linear
     public void Forward(DeviceMatrix x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
     {
         Matrix(Device, x, "X", dense: false);
-        CheckForward(x.ToString(), x.Rows, x.Cols, w, bias, y);
+        CheckForward(x.Rows, x.Cols, w, bias, y);
         Distinct(y.Buffer, "Y", x.Buffer, w.Buffer, bias);
         if (y.Rows == 0)
             return;
@@ -90,7 +95,7 @@ public sealed class Linear
     public void Forward(PixelRows x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
     {
         Pixels(Device, x, "X");
-        CheckForward(x.ToString(), x.Rows, x.Cols, w, bias, y);
+        CheckForward(x.Rows, x.Cols, w, bias, y);
         Distinct(y.Buffer, "Y", w.Buffer, bias);
         if (y.Rows == 0)
             return;
@@ -132,7 +137,7 @@ public sealed class Linear
     public void BackwardWeight(DeviceMatrix x, DeviceMatrix dy, DeviceMatrix dw)
     {
         Matrix(Device, x, "X", dense: false);
-        CheckBackwardWeight(x.ToString(), x.Rows, x.Cols, dy, dw);
+        CheckBackwardWeight(x.Rows, x.Cols, dy, dw);
         Distinct(dw.Buffer, "dW", x.Buffer, dy.Buffer);
         Launch("linear_backward_weight_f32", dw.Rows, dw.Cols, transposedSimd: true,
             x.Buffer, x.Stride, dy.Buffer, dw.Buffer, x.Rows, x.Cols, dy.Cols);
@@ -149,7 +154,7 @@ public sealed class Linear
     public void BackwardWeight(PixelRows x, DeviceMatrix dy, DeviceMatrix dw)
     {
         Pixels(Device, x, "X");
-        CheckBackwardWeight(x.ToString(), x.Rows, x.Cols, dy, dw);
+        CheckBackwardWeight(x.Rows, x.Cols, dy, dw);
         Distinct(dw.Buffer, "dW", dy.Buffer);
         Launch("linear_backward_weight_u8", dw.Rows, dw.Cols, transposedSimd: true,
             x.Images, x.Cols, x.ImageCount, Pointer(x.Index), x.Offset, x.Scale,
@@ -165,7 +170,7 @@ public sealed class Linear
     public void BackwardBias(DeviceMatrix dy, DeviceBuffer<float> db)
     {
         Matrix(Device, dy, "dY", dense: true);
-        Vector(Device, db, dy.Cols, "db", Invariant($"dY is {dy}, so db"));
+        Vector(Device, db, dy.Cols, "db", dy, static dy => Invariant($"dY is {dy}, so db"));
         Distinct(db, "db", dy.Buffer);
         Device.Launch(Device.Kernel("linear_backward_bias_f32"), new Dim3(Blocks(dy.Cols, NaiveBlock)), NaiveBlock, 0,
             dy.Buffer, db, dy.Rows, dy.Cols);
@@ -182,26 +187,27 @@ public sealed class Linear
         _ => "_simd",
     };
 
-    private void CheckForward(string xShape, int n, int k, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
+    // X is n×k (a DeviceMatrix or PixelRows; both print as "n×k"). Messages are built only on failure.
+    private void CheckForward(int n, int k, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
     {
         Matrix(Device, w, "W", dense: true);
         Matrix(Device, y, "Y", dense: true);
         if (k != w.Rows)
-            throw new ArgumentException(Invariant($"X is {xShape} but W is {w}: X·W needs as many columns in X as rows in W (K)."), nameof(w));
+            throw new ArgumentException(Invariant($"X is {n}×{k} but W is {w}: X·W needs as many columns in X as rows in W (K)."), nameof(w));
         if (y.Rows != n || y.Cols != w.Cols)
-            throw new ArgumentException(Invariant($"Y is {y} but X·W is {n}×{w.Cols} (X is {xShape}, W is {w})."), nameof(y));
+            throw new ArgumentException(Invariant($"Y is {y} but X·W is {n}×{w.Cols} (X is {n}×{k}, W is {w})."), nameof(y));
         if (bias is not null)
-            Vector(Device, bias, w.Cols, "b", Invariant($"W is {w}, so the bias"));
+            Vector(Device, bias, w.Cols, "b", w, static w => Invariant($"W is {w}, so the bias"));
     }
 
-    private void CheckBackwardWeight(string xShape, int n, int k, DeviceMatrix dy, DeviceMatrix dw)
+    private void CheckBackwardWeight(int n, int k, DeviceMatrix dy, DeviceMatrix dw)
     {
         Matrix(Device, dy, "dY", dense: true);
         Matrix(Device, dw, "dW", dense: true);
         if (dy.Rows != n)
-            throw new ArgumentException(Invariant($"X is {xShape} but dY is {dy}: Xᵀ·dY needs as many rows in X as in dY (N)."), nameof(dy));
+            throw new ArgumentException(Invariant($"X is {n}×{k} but dY is {dy}: Xᵀ·dY needs as many rows in X as in dY (N)."), nameof(dy));
         if (dw.Rows != k || dw.Cols != dy.Cols)
-            throw new ArgumentException(Invariant($"dW is {dw} but Xᵀ·dY is {k}×{dy.Cols} (X is {xShape}, dY is {dy})."), nameof(dw));
+            throw new ArgumentException(Invariant($"dW is {dw} but Xᵀ·dY is {k}×{dy.Cols} (X is {n}×{k}, dY is {dy})."), nameof(dw));
     }
 
     // Launches one product whose output is rows×cols. The simd dW kernel computes dWᵀ (C×K): transposedSimd
@@ -223,9 +229,10 @@ public sealed class Linear
                 (grid, block) = (new Dim3(Blocks(Blocks(rows, SimdRowsPerThread), SimdBlock), Blocks(cols, SimdColsPerThread)), SimdBlock);
                 break;
         }
+        string kernelName = _kernelNames[product];
         if (grid.Y > MaxGridY)
-            throw new ArgumentException(Invariant($"The output of {product} is {rows}×{cols}: too large for one launch of {KernelName(product)}."));
-        Device.Launch(Device.Kernel(KernelName(product)), grid, block, 0, args);
+            throw new ArgumentException(Invariant($"The output of {product} is {rows}×{cols}: too large for one launch of {kernelName}."));
+        Device.Launch(Device.Kernel(kernelName), grid, block, 0, args);
     }
 
     private static uint Blocks(long count, int per)

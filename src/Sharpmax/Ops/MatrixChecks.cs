@@ -56,12 +56,19 @@ internal static class MatrixChecks
     /// <summary>Checks that <paramref name="v"/> is on <paramref name="device"/> and holds at least
     /// <paramref name="length"/> elements; <paramref name="why"/> says where that length comes from.</summary>
     public static void Vector<T>(Device device, DeviceBuffer<T> v, long length, string name, string why)
+        where T : unmanaged =>
+        Vector(device, v, length, name, why, static why => why);
+
+    /// <summary><see cref="Vector{T}(Device, DeviceBuffer{T}, long, string, string)"/> with the reason built from
+    /// <paramref name="state"/> only when the check fails: ops run once per batch and must not allocate (pass a
+    /// static lambda or a static method; the compiler caches either delegate).</summary>
+    public static void Vector<T, TState>(Device device, DeviceBuffer<T> v, long length, string name, TState state, Func<TState, string> why)
         where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(v, name);
         RowShapes.SameDevice(device, v.Device, name);
         if (v.Length < length)
-            throw new ArgumentException(Invariant($"{name} holds {v.Length} elements, but {why} needs {length}."), name);
+            throw new ArgumentException(Invariant($"{name} holds {v.Length} elements, but {why(state)} needs {length}."), name);
     }
 
     public static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
