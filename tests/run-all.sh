@@ -88,6 +88,17 @@ else
   gate_failures=$((gate_failures + 1))
 fi
 
+# 6. The benchmark harness in quick mode (a few iterations, validation
+#    included), so it cannot rot. Speed is reported there, never asserted.
+say "benchmark harness, quick mode"
+if dotnet bench/Sharpmax.Bench/bin/Release/net10.0/Sharpmax.Bench.dll --quick --out "$ROOT/build/bench-quick" >"$LOGS/bench-quick.log" 2>&1; then
+  echo "bench quick mode: every benchmark validated and ran (summary: build/bench-quick/summary.md)"
+else
+  tail -30 "$LOGS/bench-quick.log"
+  echo "error: the benchmark harness failed in quick mode (see $LOGS/bench-quick.log)" >&2
+  gate_failures=$((gate_failures + 1))
+fi
+
 if [[ $gate_failures -gt 0 ]]; then
   echo "$gate_failures check(s) outside the test runners failed (see above)"
   failed=$((failed + gate_failures))
