@@ -51,7 +51,7 @@ internal static class SummaryReport
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         md.AppendLine("# Sharpmax benchmark summary").AppendLine();
-        md.AppendLine(inv, $"- Run: {(options.Quick ? "**quick** (a few iterations per benchmark: smoke numbers, not measurements)" : "full (BenchmarkDotNet default job)")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine(inv, $"- Run: {(options.Quick ? "**quick** (a few iterations per benchmark: smoke numbers, not measurements)" : "full (BenchmarkDotNet's default job, at most 40 iterations per case)")}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         md.AppendLine(inv, $"- Machine: {Machine()}; load average {loadAtStart} at the start, {LoadAverage()} at the end");
         foreach (var kind in BenchDevices.Available)
             md.AppendLine(inv, $"- {kind} device: {BenchDevices.Get(kind).Description}; baseline {BenchDevices.BlasName(kind)}{(BenchDevices.BlasUnavailable(kind) is { } why ? $" (not available: {why})" : "")}");
