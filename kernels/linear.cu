@@ -29,8 +29,11 @@
 //           8-float vectors: two ymm registers per tile row (AVX2 or AVX-512).
 //           forward, input: R = 4 rows of Y or dX; B = W's rows (strided W for dX).
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
-//           conversion of 16 bytes feeds R classes; R = 4, 8, 12 or 16, the
+//           conversion of 16 bytes feeds R classes; R = 4, 8, 10, 12 or 16, the
 //           fewest covering C (16 beyond; 4 under nvcc, where more would spill).
+//           When all R classes exist, dY's broadcasts are fixed offsets from one
+//           pointer per row (no clamped column indices to reload): R = 10 is
+//           there so that C = 10 (the trainer's) takes that path.
 //           A values of u8 X are converted 16 at a time into a small local block
 //           (on a GPU: local memory; the op launches _smem there).
 //   backward bias has one kernel: one thread per column, rows in order.
@@ -292,6 +295,18 @@ struct SimdRowsA {
     __device__ __forceinline__ float at(int r, int q) const { return block[r][q]; }
 };
 
+// R adjacent columns c0.. c0+R-1 of a row-major float matrix, all in range:
+// A(r, p) = m[p·ld + c0 + r], each a fixed offset from one pointer per p.
+template <int R>
+struct SimdAdjacentColumnsA {
+    static constexpr int rows = R;
+    const float* m;
+    int ld;
+    const float* base;
+    __device__ __forceinline__ void prepare(int p0, int) { base = m + static_cast<long long>(p0) * ld; }
+    __device__ __forceinline__ float at(int r, int q) const { return base[static_cast<long long>(q) * ld + r]; }
+};
+
 // R columns of a row-major float matrix, A(r, p) = m[p·ld + col[r]], read in
 // place. Columns past the end repeat a valid column.
 template <int R>
@@ -376,19 +391,25 @@ __device__ __forceinline__ void forward_smem(const X& x, float scale, const floa
 
 // dW is computed as its transpose dWᵀ[C×K] = dYᵀ·X, so that B = X is read
 // along its rows (bytes converted 16 at a time), and each conversion feeds R
-// classes: R is the smallest of 4, 8, 12, 16 covering C (16 beyond).
+// classes: R is the smallest of 4, 8, 10, 12, 16 covering C (16 beyond).
 template <int R, class X>
 __device__ __forceinline__ void backward_weight_simd_rows(const X& x, const typename X::Elem* x_end, float scale,
                                                           const float* __restrict__ dY, float* __restrict__ dW, int N,
                                                           int K, int C) {
     const int c0 = simd_first_row<R>(C);
     if (c0 < 0) return;
-    SimdColumnsA<R> classes{dY, C, {}, dY};
-    for (int r = 0; r < R; ++r) classes.col[r] = min(c0 + r, C - 1);
     const int rows_here = min(R, C - c0);
     auto out = [=](int r, int k, float acc) {
         if (r < rows_here) dW[static_cast<long long>(k) * C + c0 + r] = acc * scale;
     };
+    if (rows_here == R) {
+        // Every class is in range: dY's broadcasts need no clamping.
+        SimdAdjacentColumnsA<R> classes{dY + c0, C, dY};
+        gemm_simd(classes, SimdRowsB<X>{x, x_end}, out, K, N);
+        return;
+    }
+    SimdColumnsA<R> classes{dY, C, {}, dY};
+    for (int r = 0; r < R; ++r) classes.col[r] = min(c0 + r, C - 1);
     gemm_simd(classes, SimdRowsB<X>{x, x_end}, out, K, N);
 }
 
@@ -404,6 +425,8 @@ __device__ __forceinline__ void backward_weight_simd(const X& x, const typename 
         backward_weight_simd_rows<4>(x, x_end, scale, dY, dW, N, K, C);
     } else if (C <= 8) {
         backward_weight_simd_rows<8>(x, x_end, scale, dY, dW, N, K, C);
+    } else if (C <= 10) {
+        backward_weight_simd_rows<10>(x, x_end, scale, dY, dW, N, K, C);
     } else if (C <= 12) {
         backward_weight_simd_rows<12>(x, x_end, scale, dY, dW, N, K, C);
     } else {
