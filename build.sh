@@ -39,7 +39,8 @@ install_dependencies() {
   apt_install cmake make g++ clang-14 libboost-context-dev libgtest-dev libopenblas0 python3-numpy dataset-fashion-mnist
   if [[ $want_cuda == 1 && ${SHARPMAX_CUDA:-1} != 0 ]] && ! command -v nvcc >/dev/null; then
     # Debian ships the CUDA toolkit in the non-free component; enable it explicitly.
-    if ! grep -rqs "non-free" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    # "non-free" as a whole word: Debian 12 installs list "non-free-firmware", which does not hold the toolkit.
+    if ! grep -rqsE "non-free([[:space:]]|$)" /etc/apt/sources.list /etc/apt/sources.list.d/; then
       say "enabling Debian's contrib and non-free components for nvidia-cuda-toolkit (/etc/apt/sources.list.d/sharpmax-non-free.sources)"
       local codename; codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
       as_root tee /etc/apt/sources.list.d/sharpmax-non-free.sources >/dev/null <<EOF
