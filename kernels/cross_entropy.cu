@@ -80,6 +80,20 @@ __device__ __forceinline__ float xent_grad_scale(float grad_scale, const int* va
     return count > 0 ? grad_scale / static_cast<float>(count) : 0.0f;
 }
 
+// The gradient of one row, (p_c - target_c)·scale, with the target the one-hot
+// label smoothed by ε: `on` at the label, `off` = ε/C elsewhere.
+struct XentGrad {
+    float scale, off, on;
+    __device__ __forceinline__ float operator()(float p, int c, int label) const {
+        return (p - (c == label ? on : off)) * scale;
+    }
+};
+
+__device__ __forceinline__ XentGrad xent_grad(float grad_scale, const int* valid_count, float smoothing, int C) {
+    float off = smoothing / static_cast<float>(C);
+    return XentGrad{xent_grad_scale(grad_scale, valid_count), off, 1.0f - smoothing + off};
+}
+
 // ---- naive chain --------------------------------------------------------------
 
 extern "C" __global__ void xent_log_f32(const float* __restrict__ p, int N, int C, int ldp, float* __restrict__ logp,
@@ -123,9 +137,8 @@ extern "C" __global__ void xent_backward_f32(const float* __restrict__ p, int N,
         return;
     }
     const float* pr = p + static_cast<long long>(r) * ldp;
-    float scale = xent_grad_scale(grad_scale, valid_count);
-    float off = smoothing / static_cast<float>(C), on = 1.0f - smoothing + off;
-    for (int c = 0; c < C; ++c) gr[c] = (pr[c] - (c == label ? on : off)) * scale;
+    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
+    for (int c = 0; c < C; ++c) gr[c] = g(pr[c], c, label);
 }
 
 // ---- fused: one thread per row ------------------------------------------------
@@ -155,10 +168,9 @@ extern "C" __global__ void xent_fused_forward_backward_f32_row(const float* __re
     float shifted_sum = smoothing != 0.0f ? row_shifted_sum(xr, m, C) : 0.0f;
     loss[r] = xent_row_loss(s, log_s, xr[label] - m, shifted_sum, smoothing, C);
     if (!gr) return;
-    float scale = xent_grad_scale(grad_scale, valid_count);
+    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
     float inv = safe_reciprocal(s);
-    float off = smoothing / static_cast<float>(C), on = 1.0f - smoothing + off;
-    for (int c = 0; c < C; ++c) gr[c] = (gr[c] * inv - (c == label ? on : off)) * scale;
+    for (int c = 0; c < C; ++c) gr[c] = g(gr[c] * inv, c, label);
 }
 
 // ---- fused: one warp per row, the row in registers ----------------------------
@@ -198,13 +210,12 @@ __device__ __forceinline__ void xent_warp(const float* x, int N, int C, int ldx,
     }
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    float scale = used ? xent_grad_scale(grad_scale, valid_count) : 0.0f;
+    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
     float inv = safe_reciprocal(s);
-    float off = smoothing / static_cast<float>(C), on = 1.0f - smoothing + off;
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         int c = lane + 32 * i;
-        if (c < C) gr[c] = used ? (v[i] * inv - (c == label ? on : off)) * scale : 0.0f;
+        if (c < C) gr[c] = used ? g(v[i] * inv, c, label) : 0.0f;
     }
 }
 
@@ -251,11 +262,10 @@ extern "C" __global__ void xent_fused_forward_backward_f32_block(XENT_PARAMS) {
     }
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    float scale = used ? xent_grad_scale(grad_scale, valid_count) : 0.0f;
+    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
     float inv = safe_reciprocal(s);
-    float off = smoothing / static_cast<float>(C), on = 1.0f - smoothing + off;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
-        gr[c] = used ? (row[c] * inv - (c == label ? on : off)) * scale : 0.0f;
+        gr[c] = used ? g(row[c] * inv, c, label) : 0.0f;
 }
 
 // ---- fused: one block per row, streaming (online softmax) ---------------------
@@ -302,11 +312,10 @@ extern "C" __global__ void xent_fused_forward_backward_f32_online(XENT_PARAMS) {
     }
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    float scale = used ? xent_grad_scale(grad_scale, valid_count) : 0.0f;
+    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
     float inv = safe_reciprocal(s);
-    float off = smoothing / static_cast<float>(C), on = 1.0f - smoothing + off;
     for (int c = threadIdx.x; c < C; c += blockDim.x)
-        gr[c] = used ? (row_exp(xr[c] - m) * inv - (c == label ? on : off)) * scale : 0.0f;
+        gr[c] = used ? g(row_exp(xr[c] - m) * inv, c, label) : 0.0f;
 }
 
 // ---- count and reduce: one block, a fixed tree --------------------------------
