@@ -40,9 +40,11 @@ public static class Program
             if (options.Families.Contains("e2e"))
                 endToEnd = EndToEnd.Run(options.DataDirectory, options.Epochs);
 
+            var bandwidthFailures = options.Families.Contains("bandwidth") ? BandwidthFamily.Run(options) : [];
             var summaries = RunBenchmarks(options);
             var times = SummaryReport.Times(summaries);
             var failures = Failures(summaries, times, endToEnd);
+            failures.AddRange(bandwidthFailures);
             string path = SummaryReport.Write(options, loadAtStart, times, endToEnd, failures);
             Console.WriteLine();
             Console.WriteLine(File.ReadAllText(path));
