@@ -6,6 +6,7 @@
 #   ./build.sh test       build (with PTX), then run every test; ends with "N passed, N failed, N skipped"
 #   ./build.sh bench ...  build, then run the benchmark harness (args go to it)
 #   ./build.sh run ...    build, then run the sharpmax CLI with the given args
+#   ./build.sh gpu-bundle build (with PTX), then the GPU check's bundle in build/gpu-bundle (docs/gpu-check.md)
 #
 # Environment: SHARPMAX_NO_INSTALL=1 skips package installation;
 #              SHARPMAX_CUDA=0 skips the CUDA toolkit (no PTX; the CPU device binds kernels by name).
@@ -106,8 +107,14 @@ case $COMMAND in
     dotnet build "$ROOT/bench/Sharpmax.Bench" -c Release -v quiet -nologo >/dev/null
     exec dotnet "$ROOT/bench/Sharpmax.Bench/bin/Release/net10.0/Sharpmax.Bench.dll" "$@"
     ;;
+  gpu-bundle)
+    install_dependencies 1
+    build_native
+    build_dotnet
+    exec "$ROOT/tests/gpu-check/make-bundle.sh" "$@"
+    ;;
   *)
-    echo "usage: ./build.sh [build|train|test|bench|run] [args...]" >&2
+    echo "usage: ./build.sh [build|train|test|bench|run|gpu-bundle] [args...]" >&2
     exit 2
     ;;
 esac

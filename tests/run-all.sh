@@ -99,6 +99,18 @@ else
   gate_failures=$((gate_failures + 1))
 fi
 
+# 7. The GPU check (tests/gpu-check/gpu-check.sh) against the CPU device, with its bundle, so that the script,
+#    the self-contained publish and the runner cannot rot; the GPU-only stages say they were skipped.
+say "GPU check script against the CPU device (bundle in build/gpu-bundle)"
+if tests/gpu-check/make-bundle.sh >"$LOGS/gpu-bundle.log" 2>&1 \
+   && tests/gpu-check/gpu-check.sh --device cpu --deadline 240 --out "$ROOT/build/gpu-check-cpu" >"$LOGS/gpu-check.log" 2>&1; then
+  grep -E "^\| |^Result" "$ROOT/build/gpu-check-cpu/summary.md"
+else
+  tail -30 "$LOGS/gpu-bundle.log"; cat "$ROOT/build/gpu-check-cpu/summary.md" 2>/dev/null
+  echo "error: the GPU check failed against the CPU device (see $LOGS/gpu-bundle.log, $LOGS/gpu-check.log)" >&2
+  gate_failures=$((gate_failures + 1))
+fi
+
 if [[ $gate_failures -gt 0 ]]; then
   echo "$gate_failures check(s) outside the test runners failed (see above)"
   failed=$((failed + gate_failures))

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Sharpmax.Bench.Bandwidth;
+using Sharpmax.Cli.Commands;
 
 namespace Sharpmax.GpuCheck;
 
@@ -11,12 +12,13 @@ namespace Sharpmax.GpuCheck;
 ///   tests [--include RE] [--exclude RE] [--require-run] [--work DIR]   the device fixtures of Sharpmax.Tests
 ///   compare-metrics --actual F --reference F [--accuracy-tolerance A] [--loss-tolerance L]
 ///   bench --md FILE [--quick]                             event-timed bandwidth, GPU-sized shapes on CUDA
+///   sharpmax ARGS...                                      the sharpmax CLI itself (train, eval, …), same code
 /// </code>
 /// Exit code: 0 passed, 1 failed, 2 bad usage.
 /// </summary>
 public static class Program
 {
-    private const string Usage = "usage: Sharpmax.GpuCheck identity|tests|compare-metrics|bench --device cpu|cuda [options] (see tests/gpu-check/gpu-check.sh)";
+    private const string Usage = "usage: Sharpmax.GpuCheck identity|tests|compare-metrics|bench --device cpu|cuda [options] | Sharpmax.GpuCheck sharpmax ARGS (see tests/gpu-check/gpu-check.sh)";
 
     public static int Main(string[] args)
     {
@@ -25,6 +27,10 @@ public static class Program
             Console.WriteLine(Usage);
             return args.Length == 0 ? 2 : 0;
         }
+
+        // The CLI rides in this executable so the bundle carries one self-contained app and one runtime.
+        if (args[0] == "sharpmax")
+            return CliApp.Run(args[1..], CliConsole.System());
 
         Dictionary<string, string> options;
         try
