@@ -32,8 +32,7 @@ APP=$STAGE/app
 # 107 MB untrimmed, which does not fit 60 MiB with the data even as xz).
 say "publishing tests/Sharpmax.GpuCheck self-contained for linux-x64 (framework trimmed)"
 dotnet publish "$ROOT/tests/Sharpmax.GpuCheck" -c Release -r linux-x64 --self-contained -nologo -v quiet \
-  -p:DebugType=none -p:GenerateDocumentationFile=false -p:PublishTrimmed=true -p:TrimMode=partial \
-  -p:SuppressTrimAnalysisWarnings=true -p:ILLinkTreatWarningsAsErrors=false -o "$APP" >"$STAGE/publish.log" 2>&1 || { cat "$STAGE/publish.log"; exit 1; }
+  -p:DebugType=none -p:GenerateDocumentationFile=false -p:SharpmaxGpuBundle=true -o "$APP" >"$STAGE/publish.log" 2>&1 || { cat "$STAGE/publish.log"; exit 1; }
 # The referenced executables' framework-dependent launchers and configs do not run here; the runner carries the CLI.
 rm -f "$APP"/Sharpmax.Cli "$APP"/Sharpmax.Cli.runtimeconfig.json "$APP"/Sharpmax.Cli.deps.json \
       "$APP"/Sharpmax.Tests.runtimeconfig.json "$APP"/Sharpmax.Tests.deps.json "$APP"/*.pdb "$APP"/createdump
