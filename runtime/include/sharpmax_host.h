@@ -17,8 +17,26 @@
  * missing entry. The image SMHOST_ALL_KERNELS_IMAGE binds every host kernel,
  * for builds made without a CUDA compiler.
  *
+ * Limits come from a named GPU profile (sm_70 … sm_90, default sm_90; see
+ * smhost_setGpuProfile), as cuDeviceGetAttribute reports them. Launches count
+ * static + dynamic shared memory and honour launch bounds (cuFuncGetAttribute
+ * below). Contexts follow the driver's rules: each OS thread has its own
+ * current context, and memory, module, launch and event-creation calls made
+ * without one fail with CUDA_ERROR_INVALID_CONTEXT. Handles are validated
+ * (CUDA_ERROR_INVALID_HANDLE for a bogus one or one whose module was unloaded),
+ * and sizes are overflow-checked.
+ *
+ * Checked mode (SHARPMAX_CHECKED=1 or smhost_setCheckedMode(1)): a launch
+ * fails with CUDA_ERROR_ILLEGAL_INSTRUCTION when a warp shuffle/vote/__syncwarp
+ * mask leaves out the calling lane or names a lane that exited, does not exist
+ * or is at another call; with CUDA_ERROR_ILLEGAL_ADDRESS when a kernel writes
+ * past the dynamic shared memory its launch gave or into the redzone around a
+ * device allocation. The context stays usable afterwards (a GPU's would not).
+ * Static __shared__ memory is not poisoned (see runtime/README.md).
+ *
  * Beyond the driver API, smhost_* extras report live allocations, enable the
- * randomized schedule, and explain the last failure.
+ * randomized schedule and the checked mode, pick the GPU profile, and explain
+ * the last failure.
  */
 #ifndef SHARPMAX_HOST_H
 #define SHARPMAX_HOST_H
