@@ -12,11 +12,14 @@
 // at the label gives loss +inf with a finite gradient; a row of all -inf logits
 // has no softmax (0/0): its p is taken as all zeros (as softmax.cu does), so its
 // loss is +inf and its gradient -(target)·scale. Logits of ±1e4 are exact: all
-// exponentials are of x - m <= 0. A +inf or NaN logit makes the row NaN.
+// exponentials are of x - m <= 0. A +inf or NaN logit makes the row's loss,
+// lse and gradient NaN in every variant and in the naive chain (PyTorch gives
+// NaN too; its logsumexp alone would say +inf for a +inf row). An ignored row
+// stays 0 whatever its logits.
 //
 // Naive chain (d2l's from-scratch recipe; one thread per row, every step its own
 // launch; the softmax is softmax.cu's naive chain into an N×C workspace p):
-//   xent_log_f32            logp = log(max(p, 1e-12))    (the clip: loss <= 27.631)
+//   xent_log_f32            logp = log(max(p, 1e-12))    (the clip: loss <= 27.631; NaN stays NaN)
 //   xent_nll_gather_f32     loss_r = (1 - ε)·(-logp[y_r]) + ε·mean_c(-logp_c)
 //   xent_backward_f32       grad = (p - target)·scale
 // Fused: one launch computes max, log-sum-exp, loss and, when grad is not null,
@@ -39,6 +42,10 @@
 #include "rowwise.cuh"
 
 #define XENT_PROB_CLIP 1e-12f
+
+// max(p, lo) that lets NaN through, as np.clip and torch.clamp do (max2(NaN, lo)
+// would return lo and turn a NaN row into the finite loss 27.631).
+__device__ __forceinline__ float clip_below(float p, float lo) { return p < lo ? lo : p; }
 
 // status holds ~((row << 32) | label) of the smallest bad row, 0 when none:
 // atomicMax of the complement keeps the smallest row whatever order rows run
@@ -102,7 +109,7 @@ extern "C" __global__ void xent_log_f32(const float* __restrict__ p, int N, int 
     if (r >= N) return;
     const float* pr = p + static_cast<long long>(r) * ldp;
     float* lr = logp + static_cast<long long>(r) * ldl;
-    for (int c = 0; c < C; ++c) lr[c] = logf(max2(pr[c], XENT_PROB_CLIP));
+    for (int c = 0; c < C; ++c) lr[c] = logf(clip_below(pr[c], XENT_PROB_CLIP));
 }
 
 extern "C" __global__ void xent_nll_gather_f32(const float* __restrict__ logp, int N, int C, int ldl,

@@ -108,6 +108,31 @@ public sealed class SoftmaxTests(DeviceKind kind) : DeviceTestBase(kind)
     }
 
     [Test]
+    public void A_NaN_or_plus_infinity_entry_makes_its_row_NaN_on_every_path([Values] RowKernelVariant variant, [Values(1, 10, 1000)] int c)
+    {
+        // NumPy and PyTorch: exp(x − max) is NaN for a NaN entry, and exp(∞ − ∞) for a +∞ one, so the row sum and
+        // every output of the row are NaN. The reference computes exactly that. Rows: NaN first, NaN last, one +∞,
+        // +∞ next to −∞, then an ordinary row that must stay untouched.
+        Assume.That(variant != RowKernelVariant.Warp || c <= RowDispatch.WarpMaxColumns);
+        const int n = 5;
+        var x = new RandomData((ulong)c + 3).Logits(n, c);
+        x[0] = float.NaN;
+        x[c + c - 1] = float.NaN;
+        x[2 * c + c / 2] = float.PositiveInfinity;
+        x[3 * c] = float.PositiveInfinity;
+        x[3 * c + c - 1] = c > 1 ? float.NegativeInfinity : float.PositiveInfinity;
+        var expected = ReferenceOps.Softmax(x, n, c);
+        Assert.That(expected.Take(4 * c), Is.All.NaN, "the reference itself");
+        using var op = new Softmax(Device, variant);
+        using var input = Device.Upload<float>(x);
+        using var output = Device.Allocate<float>(x.Length);
+        op.Forward(input, output, n, c);
+        AssertClose.Tensor(output.ToArray(), expected, Atol, Rtol, $"{op.KernelFor(n, c)} C={c}", c);
+        op.ForwardNaive(input, output, n, c);
+        AssertClose.Tensor(output.ToArray(), expected, Atol, Rtol, $"naive chain C={c}", c);
+    }
+
+    [Test]
     public void Dispatch_rules_pick_the_kernel_by_device_and_row_length()
     {
         const int h100OptIn = 227 * 1024;
