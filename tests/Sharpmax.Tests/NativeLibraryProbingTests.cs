@@ -15,7 +15,7 @@ public sealed class NativeLibraryProbingTests
         var resolver = new FakeResolver(onSearchPath: [file]);
         Assert.That(CublasApi.TryOpenLibrary(resolver, windows, out var handle, out var name, out var failure), Is.True, failure);
         Assert.That(name, Is.EqualTo(file));
-        Assert.That(handle, Is.EqualTo(resolver.HandleOf(file)));
+        Assert.That(handle, Is.EqualTo(FakeResolver.HandleOf(file)));
     }
 
     [Test]
@@ -50,7 +50,7 @@ public sealed class NativeLibraryProbingTests
         Assert.That(CublasApi.TryOpenLibrary(resolver, windows: false, out var handle, out _, out var failure), Is.False);
         Assert.Multiple(() =>
         {
-            Assert.That(handle, Is.Zero);
+            Assert.That(handle, Is.EqualTo((nint)0));
             Assert.That(failure, Does.Contain("/opt/app/libcublas.so.13 exists but does not load: missing libcublasLt.so.13"));
             Assert.That(failure, Does.Contain("libcublas.so.12 is not in /opt/app"));
             Assert.That(failure, Does.Contain("libcublas.so.11 is not in /opt/app"));
@@ -63,7 +63,7 @@ public sealed class NativeLibraryProbingTests
 
         public override string Directory => AppDirectory;
 
-        public nint HandleOf(string name) => 1000 + name.Length * 7 + name[^1];
+        public static nint HandleOf(string name) => 1000 + name.Length * 7 + name[^1];
 
         public override bool FileExists(string path) =>
             Path.GetDirectoryName(path) == AppDirectory && (besideApp ?? []).Contains(Path.GetFileName(path));

@@ -103,6 +103,7 @@ public sealed class Device : IDisposable
     /// <returns>The device; <see cref="Description"/> says which one and why.</returns>
     /// <exception cref="DeviceUnavailableException">The requested device cannot be opened here; the message says why.</exception>
     /// <exception cref="CudaException">The device was found but failed to initialize or to load the kernels.</exception>
+    /// <exception cref="ArgumentException"><see cref="LaunchBlockingVariable"/> is set to something other than 0 or 1.</exception>
     public static Device Open(DeviceKind kind = DeviceKind.Auto)
     {
         switch (kind)
@@ -236,7 +237,10 @@ public sealed class Device : IDisposable
     /// Launches a kernel on the default stream. The configuration is checked by the driver, so an illegal one
     /// (more threads than <see cref="MaxThreadsPerBlock"/>, an empty grid, more shared memory than
     /// <see cref="MaxSharedBytesPerBlockOptIn"/>) throws CUDA_ERROR_INVALID_VALUE on both devices.
-    /// On the CPU device the launch has finished when this returns; on a GPU call <see cref="Synchronize"/>.
+    /// On the CPU device the launch has finished when this returns. On a GPU it is asynchronous: a fault inside the
+    /// kernel surfaces at the next call that waits, against that call, unless <see cref="LaunchBlocking"/> is on.
+    /// A rejected launch throws a <see cref="CudaException"/> whose <see cref="CudaException.Call"/> names the kernel,
+    /// grid, block and shared memory.
     /// </summary>
     /// <param name="kernel">A kernel of this device.</param>
     /// <param name="grid">Blocks in the grid.</param>
@@ -277,13 +281,36 @@ public sealed class Device : IDisposable
         if (sharedBytes > kernel.DynamicSharedLimit)
             AllowDynamicShared(kernel, sharedBytes);
 
-        CudaCheck.Check(context.Api, context.Api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
-            (uint)sharedBytes, 0, pointers, null));
+        var api = context.Api;
+        var launched = api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes, 0, pointers, null);
+        if (launched != 0)
+            throw CudaCheck.Failure(api, launched, $"cuLaunchKernel({DescribeLaunch(kernel, grid, block, sharedBytes)})");
+        if (LaunchBlocking)
+        {
+            var synchronized = api.cuCtxSynchronize();
+            if (synchronized != 0)
+                throw CudaCheck.Failure(api, synchronized,
+                    $"cuCtxSynchronize() right after launching {DescribeLaunch(kernel, grid, block, sharedBytes)} ({LaunchBlockingVariable}=1: this launch failed)");
+        }
 
         // A buffer passed only through its KernelArg must not be finalized (and freed) during the launch.
         foreach (var arg in args)
             GC.KeepAlive(arg.Owner);
     }
+
+    /// <summary>
+    /// Synchronous launches, as CUDA_LAUNCH_BLOCKING=1: <see cref="Launch"/> waits for each kernel and a kernel that
+    /// faults (an illegal address, a device-side trap) throws there, its <see cref="CudaException"/> naming the
+    /// kernel, grid, block and shared memory. Off by default, where a GPU reports such a fault at the next call that
+    /// waits (a copy to the host, <see cref="Synchronize"/>, a later launch) against that call, and the context
+    /// stays unusable (every later call fails with the same error) until the process ends. Initialized from
+    /// <see cref="LaunchBlockingVariable"/>; the CPU device runs every launch to the end before returning anyway.
+    /// </summary>
+    public bool LaunchBlocking { get; set; }
+
+    /// <summary>The environment variable that turns <see cref="LaunchBlocking"/> on for every device opened: "1"
+    /// (on) or "0" (off, as when unset).</summary>
+    public const string LaunchBlockingVariable = "SHARPMAX_LAUNCH_BLOCKING";
 
     /// <summary>Waits until all work launched on the device has finished; reports a kernel failure as a <see cref="CudaException"/>.</summary>
     /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
@@ -360,14 +387,27 @@ public sealed class Device : IDisposable
         return _context;
     }
 
+    /// <summary>Reads <see cref="LaunchBlockingVariable"/>: unset, empty or "0" is off, "1" on.</summary>
+    /// <exception cref="ArgumentException">Any other value (the message quotes it).</exception>
+    internal static bool LaunchBlockingFromEnvironment(string? value) => value?.Trim() switch
+    {
+        null or "" or "0" => false,
+        "1" => true,
+        _ => throw new ArgumentException($"{LaunchBlockingVariable} is '{value}'; expected 1 (synchronous launches) or 0.", nameof(value)),
+    };
+
+    private static string DescribeLaunch(Kernel kernel, Dim3 grid, Dim3 block, int sharedBytes) =>
+        $"{kernel.Name}, grid ({grid.X}, {grid.Y}, {grid.Z}), block ({block.X}, {block.Y}, {block.Z}), {sharedBytes} bytes of dynamic shared memory";
+
     private static unsafe Device Create(DeviceKind kind, DriverApi api, string choice)
     {
+        bool blocking = LaunchBlockingFromEnvironment(Environment.GetEnvironmentVariable(LaunchBlockingVariable));
         int device;
         CudaCheck.Check(api, api.cuDeviceGet(&device, 0));
         var context = PrimaryContextHandle.Retain(api, device);
         try
         {
-            return new Device(kind, context, choice);
+            return new Device(kind, context, choice) { LaunchBlocking = blocking };
         }
         catch
         {
