@@ -103,7 +103,7 @@ __device__ __forceinline__ XentGrad xent_grad(float grad_scale, const int* valid
 
 // ---- naive chain --------------------------------------------------------------
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_log_f32(const float* __restrict__ p, int N, int C, int ldp, float* __restrict__ logp,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_log_f32(const float* __restrict__ p, int N, int C, int ldp, float* __restrict__ logp,
                                         int ldl) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
@@ -112,7 +112,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_log_f32(const float
     for (int c = 0; c < C; ++c) lr[c] = logf(clip_below(pr[c], XENT_PROB_CLIP));
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_nll_gather_f32(const float* __restrict__ logp, int N, int C, int ldl,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_nll_gather_f32(const float* __restrict__ logp, int N, int C, int ldl,
                                                const int* __restrict__ labels, int ignore_index, float smoothing,
                                                float* __restrict__ loss, unsigned long long* status) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -131,7 +131,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_nll_gather_f32(cons
     loss[r] = nll;
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_backward_f32(const float* __restrict__ p, int N, int C, int ldp,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_backward_f32(const float* __restrict__ p, int N, int C, int ldp,
                                              const int* __restrict__ labels, int ignore_index, float smoothing,
                                              float grad_scale, const int* __restrict__ valid_count,
                                              float* __restrict__ grad, int ldg) {
@@ -150,7 +150,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_backward_f32(const 
 
 // ---- fused: one thread per row ------------------------------------------------
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_fused_forward_backward_f32_row(const float* __restrict__ x, int N, int C, int ldx,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(const float* __restrict__ x, int N, int C, int ldx,
                                                                const int* __restrict__ labels, int ignore_index,
                                                                float smoothing, float* __restrict__ loss,
                                                                float* __restrict__ lse, float grad_scale,
@@ -231,13 +231,13 @@ __device__ __forceinline__ void xent_warp(const float* x, int N, int C, int ldx,
         float *lse, float grad_scale, const int *valid_count, float *grad, int ldg, unsigned long long *status
 #define XENT_ARGS x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(256) xent_fused_forward_backward_f32_warp32(XENT_PARAMS) { xent_warp<1>(XENT_ARGS); }
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(256) xent_fused_forward_backward_f32_warp256(XENT_PARAMS) { xent_warp<8>(XENT_ARGS); }
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(256) xent_fused_forward_backward_f32_warp1024(XENT_PARAMS) { xent_warp<32>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp32(XENT_PARAMS) { xent_warp<1>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp256(XENT_PARAMS) { xent_warp<8>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp1024(XENT_PARAMS) { xent_warp<32>(XENT_ARGS); }
 
 // ---- fused: one block per row, the row in shared memory -----------------------
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
     __shared__ float scratch[32];
     int r = blockIdx.x;
@@ -293,7 +293,7 @@ __device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifte
     }
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_fused_forward_backward_f32_online(XENT_PARAMS) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_online(XENT_PARAMS) {
     __shared__ float scratch[64];
     int r = blockIdx.x;
     if (r >= N) return;
@@ -329,7 +329,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_fused_forward_backw
 
 #define XENT_REDUCE_MAX_THREADS 1024
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_count_valid_i32(const int* __restrict__ labels, int N, int C, int ignore_index,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_count_valid_i32(const int* __restrict__ labels, int N, int C, int ignore_index,
                                                 int* __restrict__ count) {
     __shared__ int partial[XENT_REDUCE_MAX_THREADS];
     int t = threadIdx.x;
@@ -344,7 +344,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_count_valid_i32(con
 }
 
 // Accumulates in double: the sum of N float losses keeps float precision.
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
                                            int C, int ignore_index, int mean, float* __restrict__ out) {
     __shared__ double partial[XENT_REDUCE_MAX_THREADS];
     __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];

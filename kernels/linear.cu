@@ -446,7 +446,7 @@ __device__ __forceinline__ void backward_weight_smem(const X& x, float scale, co
 
 // ---- forward
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) linear_forward_f32_naive(const float* X, int ldx, const float* W, const float* b, float* Y,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_forward_f32_naive(const float* X, int ldx, const float* W, const float* b, float* Y,
                                                     int N, int K, int C) {
     forward_naive(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
 }
@@ -456,7 +456,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
     forward_smem(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) linear_forward_u8_naive(const unsigned char* pixels, int ldx, int rows, const int* index,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_forward_u8_naive(const unsigned char* pixels, int ldx, int rows, const int* index,
                                                    int offset, float scale, const float* W, const float* b, float* Y,
                                                    int N, int K, int C) {
     forward_naive(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
@@ -470,7 +470,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
 
 // ---- backward input: dX = dY·Wᵀ
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) linear_backward_input_f32_naive(const float* dY, const float* W, float* dX, int N, int K,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_input_f32_naive(const float* dY, const float* W, float* dX, int N, int K,
                                                            int C) {
     long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (t >= static_cast<long long>(N) * K) return;
@@ -488,7 +488,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
 
 // ---- backward weight: dW = Xᵀ·dY
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
                                                             int K, int C) {
     backward_weight_naive(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
 }
@@ -498,7 +498,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
     backward_weight_smem(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) linear_backward_weight_u8_naive(const unsigned char* pixels, int ldx, int rows,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_u8_naive(const unsigned char* pixels, int ldx, int rows,
                                                            const int* index, int offset, float scale, const float* dY,
                                                            float* dW, int N, int K, int C) {
     backward_weight_naive(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
@@ -512,7 +512,7 @@ extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
 
 // ---- backward bias: db = Σ_rows dY, one thread per column, rows in order
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(1024) linear_backward_bias_f32(const float* dY, float* db, int N, int C) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_bias_f32(const float* dY, float* db, int N, int C) {
     long long c = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (c >= C) return;
     float sum = 0.0f;
