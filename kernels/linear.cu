@@ -451,7 +451,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_forward_f32_naive(c
     forward_naive(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_forward_f32_smem(const float* X, int ldx, const float* W, const float* b, float* Y, int N, int K, int C) {
     forward_smem(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
 }
@@ -462,7 +462,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_forward_u8_naive(co
     forward_naive(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_forward_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset, float scale,
                            const float* W, const float* b, float* Y, int N, int K, int C) {
     forward_smem(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
@@ -480,7 +480,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_input_f32_
     dX[t] = sum;
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_backward_input_f32_smem(const float* dY, const float* W, float* dX, int N, int K, int C) {
     auto out = [=](int i, int k, float acc) { dX[static_cast<long long>(i) * K + k] = acc; };
     gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
@@ -493,7 +493,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_f32
     backward_weight_naive(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_backward_weight_f32_smem(const float* X, int ldx, const float* dY, float* dW, int N, int K, int C) {
     backward_weight_smem(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
 }
@@ -504,7 +504,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_u8_
     backward_weight_naive(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
 }
 
-extern "C" __global__ void SHARPMAX_LAUNCH_BOUNDS(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_backward_weight_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset,
                                    float scale, const float* dY, float* dW, int N, int K, int C) {
     backward_weight_smem(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
@@ -583,3 +583,16 @@ SHARPMAX_EXPORT_HOST_ONLY(linear_forward_u8_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_backward_input_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_backward_weight_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_backward_weight_u8_simd, SHARPMAX_NO_SYNC)
+// Static __shared__ bytes and launch bounds, for modules bound without PTX
+// (the checked mode compares them with the PTX: kernels/README.md).
+#define SMEM_TILE_BYTES (sizeof(float) * SMEM_BK * ((SMEM_BM + 1) + (SMEM_BN + 1)))
+SHARPMAX_STATIC_SHARED(linear_forward_f32_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_forward_u8_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_backward_input_f32_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_backward_weight_f32_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_backward_weight_u8_smem, SMEM_TILE_BYTES)
+SHARPMAX_LAUNCH_BOUNDS(linear_forward_f32_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_forward_u8_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_backward_input_f32_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_backward_weight_f32_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_backward_weight_u8_smem, SMEM_THREADS)

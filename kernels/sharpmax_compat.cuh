@@ -28,6 +28,16 @@
 //
 // Dynamic shared memory is declared with SHARPMAX_DYNAMIC_SHARED(type, name)
 // instead of `extern __shared__ type name[];`.
+//
+// Two optional lines after a kernel's export tell the CPU device what the PTX
+// tells a GPU, for modules bound without PTX (SMHOST_ALL_KERNELS_IMAGE):
+//   SHARPMAX_STATIC_SHARED(kernel_name, bytes)   its static __shared__ bytes
+//                                                (all its __shared__ arrays)
+//   SHARPMAX_LAUNCH_BOUNDS(kernel_name, threads) its __launch_bounds__ maximum
+// When a PTX image is loaded, the runtime reads both from the PTX (`.shared`
+// declarations in the entry, `.maxntid`); in the checked mode a declaration
+// that disagrees with the PTX, or PTX static shared memory left undeclared,
+// fails the module load (CUDA_ERROR_INVALID_IMAGE, the detail names both).
 #pragma once
 
 #define SHARPMAX_NO_SYNC 0
@@ -38,6 +48,8 @@
 #define SHARPMAX_EXPORT(name, sync_flag)
 #define SHARPMAX_EXPORT_HOST_ONLY(name, sync_flag)
 #define SHARPMAX_MAX_THREADS(max_threads) __launch_bounds__(max_threads, 1)
+#define SHARPMAX_STATIC_SHARED(name, bytes)
+#define SHARPMAX_LAUNCH_BOUNDS(name, threads)
 #define SHARPMAX_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
 
 #else  // host compilation
@@ -105,6 +117,11 @@ using KernelInvoker = void (*)(void* kernel, void** params);
 struct KernelRegistration {
     KernelRegistration(const char* name, void* kernel, KernelInvoker invoker, int sync_flag);
 };
+// SHARPMAX_STATIC_SHARED / SHARPMAX_LAUNCH_BOUNDS: a declared attribute of a kernel.
+enum class KernelAttribute { static_shared_bytes, max_threads };
+struct KernelAttributeRegistration {
+    KernelAttributeRegistration(const char* name, KernelAttribute attribute, int value);
+};
 
 template <typename... A, std::size_t... I>
 void invoke_unpacked(void (*kernel)(A...), void** params, std::index_sequence<I...>) {
@@ -145,6 +162,12 @@ T from_bits(std::uint64_t bits) {
         #name, reinterpret_cast<void*>(&name), ::sharpmax_rt::invoker_for(&name), sync_flag);
 #define SHARPMAX_EXPORT_HOST_ONLY(name, sync_flag) SHARPMAX_EXPORT(name, sync_flag)
 #define SHARPMAX_MAX_THREADS(max_threads)
+#define SHARPMAX_STATIC_SHARED(name, bytes)                                                          \
+    static ::sharpmax_rt::KernelAttributeRegistration SHARPMAX_CONCAT(sharpmax_static_shared_, name)( \
+        #name, ::sharpmax_rt::KernelAttribute::static_shared_bytes, bytes);
+#define SHARPMAX_LAUNCH_BOUNDS(name, threads)                                                        \
+    static ::sharpmax_rt::KernelAttributeRegistration SHARPMAX_CONCAT(sharpmax_launch_bounds_, name)( \
+        #name, ::sharpmax_rt::KernelAttribute::max_threads, threads);
 #define SHARPMAX_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::sharpmax_rt::dynamic_shared())
 
 #define threadIdx (::sharpmax_rt::tls_thread_idx)

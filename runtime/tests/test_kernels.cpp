@@ -59,9 +59,29 @@ extern "C" __global__ void test_deadlock(int* out) {
     out[threadIdx.x] = 1;
 }
 
+// 128 bytes of static shared memory besides its dynamic shared row, as the
+// _block softmax kernels have: copies `n` floats through both.
+extern "C" __global__ void test_static_and_dynamic_shared_f32(const float* in, float* out, int n) {
+    SHARPMAX_DYNAMIC_SHARED(float, row);
+    __shared__ float scratch[32];
+    unsigned int t = threadIdx.x;
+    if (t < 32) scratch[t] = 1.0f;
+    for (int i = static_cast<int>(t); i < n; i += static_cast<int>(blockDim.x)) row[i] = in[i];
+    __syncthreads();
+    for (int i = static_cast<int>(t); i < n; i += static_cast<int>(blockDim.x)) out[i] = row[i] * scratch[i % 32];
+}
+
+// Declares launch bounds of 128 threads.
+extern "C" __global__ void __launch_bounds__(128) test_bounded_128(int* counter) { atomicAdd(counter, 1); }
+
 SHARPMAX_EXPORT(test_block_sum_i32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_warp_ops_i32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_reverse_f32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_count_threads, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(test_lying_export, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(test_deadlock, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_static_and_dynamic_shared_f32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_bounded_128, SHARPMAX_NO_SYNC)
+SHARPMAX_STATIC_SHARED(test_block_sum_i32, sizeof(int) * 1024)
+SHARPMAX_STATIC_SHARED(test_static_and_dynamic_shared_f32, sizeof(float) * 32)
+SHARPMAX_LAUNCH_BOUNDS(test_bounded_128, 128)

@@ -245,10 +245,12 @@ public sealed class Device : IDisposable
     /// <param name="kernel">A kernel of this device.</param>
     /// <param name="grid">Blocks in the grid.</param>
     /// <param name="block">Threads in a block.</param>
-    /// <param name="sharedBytes">Dynamic shared memory per block, in bytes; above 48 KiB the kernel opts in once.</param>
+    /// <param name="sharedBytes">Dynamic shared memory per block, in bytes; above 48 KiB minus the kernel's static shared
+    /// memory (<see cref="Kernel.StaticSharedBytes"/>) the kernel opts in once.</param>
     /// <param name="args">The kernel's arguments in declaration order (at most 64).</param>
     /// <exception cref="ArgumentException">The kernel or a buffer belongs to another device, or there are too many arguments.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sharedBytes"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sharedBytes"/> is negative, or with the kernel's static
+    /// shared memory exceeds <see cref="MaxSharedBytesPerBlockOptIn"/>.</exception>
     /// <exception cref="ObjectDisposedException">The device or a buffer argument was disposed.</exception>
     /// <exception cref="CudaException">The driver rejected the launch or the kernel failed.</exception>
     public unsafe void Launch(Kernel kernel, Dim3 grid, Dim3 block, int sharedBytes, params ReadOnlySpan<KernelArg> args)
@@ -278,8 +280,15 @@ public sealed class Device : IDisposable
             pointers[i] = &values[i];
         }
 
+        // Static and dynamic shared memory share the block's limit: past the default (48 KiB − static) the kernel
+        // must opt in, and the sum may not pass the opt-in maximum.
         if (sharedBytes > kernel.DynamicSharedLimit)
+        {
+            if ((long)sharedBytes + kernel.StaticSharedBytes > MaxSharedBytesPerBlockOptIn)
+                throw new ArgumentOutOfRangeException(nameof(sharedBytes), sharedBytes,
+                    $"{kernel.Name} has {kernel.StaticSharedBytes} bytes of static shared memory; with {sharedBytes} dynamic bytes a block needs {(long)sharedBytes + kernel.StaticSharedBytes}, over the device's {MaxSharedBytesPerBlockOptIn}.");
             AllowDynamicShared(kernel, sharedBytes);
+        }
 
         var api = context.Api;
         var launched = api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes, 0, pointers, null);
@@ -486,7 +495,17 @@ public sealed class Device : IDisposable
         }
 
         CudaCheck.Check(context.Api, result, $"cuModuleGetFunction(&function, module, \"{name}\")");
-        return new Kernel(this, name, function);
+        return new Kernel(this, name, function,
+            FunctionAttribute(context.Api, function, DriverApi.FuncAttributeMaxThreadsPerBlock, "CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK", name),
+            FunctionAttribute(context.Api, function, DriverApi.FuncAttributeSharedSizeBytes, "CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES", name),
+            FunctionAttribute(context.Api, function, DriverApi.FuncAttributeMaxDynamicSharedSizeBytes, "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES", name));
+    }
+
+    private static unsafe int FunctionAttribute(DriverApi api, nint function, int attribute, string attributeName, string kernelName)
+    {
+        int value;
+        CudaCheck.Check(api, api.cuFuncGetAttribute(&value, attribute, function), $"cuFuncGetAttribute(&value, {attributeName}, {kernelName})");
+        return value;
     }
 
     private unsafe void LoadPtx(PtxImage image)

@@ -139,14 +139,14 @@ public sealed class SoftmaxTests(DeviceKind kind) : DeviceTestBase(kind)
         Assert.Multiple(() =>
         {
             foreach (int c in (int[])[1, 10, 1000, 30000, 262144])
-                Assert.That(RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, RowKernelVariant.Auto, c), Is.EqualTo(RowKernelVariant.Row), $"CPU, C={c}");
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 1024), Is.EqualTo(RowKernelVariant.Warp));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 1025), Is.EqualTo(RowKernelVariant.Block));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, 48 * 1024, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Online));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Block));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 65537), Is.EqualTo(RowKernelVariant.Online));
-            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Warp, 1025), Throws.ArgumentException);
-            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, RowKernelVariant.Block, 30000), Throws.ArgumentException);
+                Assert.That(RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, 128, RowKernelVariant.Auto, c), Is.EqualTo(RowKernelVariant.Row), $"CPU, C={c}");
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 1024), Is.EqualTo(RowKernelVariant.Warp));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 1025), Is.EqualTo(RowKernelVariant.Block));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, 48 * 1024, 128, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Online));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Block));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 65537), Is.EqualTo(RowKernelVariant.Online));
+            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Warp, 1025), Throws.ArgumentException);
+            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, 128, RowKernelVariant.Block, 30000), Throws.ArgumentException);
             using var op = new Softmax(Device);
             Assert.That(op.KernelFor(256, 10), Is.EqualTo(Kind == DeviceKind.Cpu ? "softmax_forward_f32_row" : "softmax_forward_f32_warp32"));
         });
