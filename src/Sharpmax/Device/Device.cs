@@ -216,14 +216,17 @@ public sealed class Device : IDisposable
             {
                 module = ptxModule;
             }
-            else if (_usesAllHostKernelsImage)
+            else if (_usesAllHostKernelsImage || context.Api.IsHostLibrary)
             {
+                // Host-only kernels (linear.cu's _simd) are not in the PTX: the CPU device binds them by name.
+                if (_allHostKernelsModule == 0)
+                    _allHostKernelsModule = LoadAllHostKernels();
                 module = _allHostKernelsModule;
             }
             else
             {
                 throw new ArgumentException(
-                    $"No kernel named '{name}': the embedded PTX declares {string.Join(", ", _moduleOfEntry.Keys.Order(StringComparer.Ordinal))}.",
+                    $"No kernel named '{name}' on the CUDA device (kernels exported SHARPMAX_EXPORT_HOST_ONLY run on the CPU device only): the embedded PTX declares {string.Join(", ", _moduleOfEntry.Keys.Order(StringComparer.Ordinal))}.",
                     nameof(name));
             }
 
@@ -249,10 +252,10 @@ public sealed class Device : IDisposable
     /// memory (<see cref="Kernel.StaticSharedBytes"/>) the kernel opts in once.</param>
     /// <param name="args">The kernel's arguments in declaration order (at most 64).</param>
     /// <exception cref="ArgumentException">The kernel or a buffer belongs to another device, or there are too many arguments.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sharedBytes"/> is negative, or with the kernel's static
-    /// shared memory exceeds <see cref="MaxSharedBytesPerBlockOptIn"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="sharedBytes"/> is negative.</exception>
     /// <exception cref="ObjectDisposedException">The device or a buffer argument was disposed.</exception>
-    /// <exception cref="CudaException">The driver rejected the launch or the kernel failed.</exception>
+    /// <exception cref="CudaException">The driver rejected the launch (CUDA_ERROR_INVALID_VALUE also when static plus
+    /// dynamic shared memory exceed <see cref="MaxSharedBytesPerBlockOptIn"/>) or the kernel failed.</exception>
     public unsafe void Launch(Kernel kernel, Dim3 grid, Dim3 block, int sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -283,12 +286,7 @@ public sealed class Device : IDisposable
         // Static and dynamic shared memory share the block's limit: past the default (48 KiB − static) the kernel
         // must opt in, and the sum may not pass the opt-in maximum.
         if (sharedBytes > kernel.DynamicSharedLimit)
-        {
-            if ((long)sharedBytes + kernel.StaticSharedBytes > MaxSharedBytesPerBlockOptIn)
-                throw new ArgumentOutOfRangeException(nameof(sharedBytes), sharedBytes,
-                    $"{kernel.Name} has {kernel.StaticSharedBytes} bytes of static shared memory; with {sharedBytes} dynamic bytes a block needs {(long)sharedBytes + kernel.StaticSharedBytes}, over the device's {MaxSharedBytesPerBlockOptIn}.");
             AllowDynamicShared(kernel, sharedBytes);
-        }
 
         var api = context.Api;
         var launched = api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes, 0, pointers, null);
@@ -349,6 +347,15 @@ public sealed class Device : IDisposable
         var context = ContextForUse();
         var api = CpuOnly(context, nameof(SetScheduleSeed));
         CudaCheck.Check(api, api.smhost_setScheduleSeed(seed));
+    }
+
+    /// <summary>CPU device only: the runtime's checked mode, which fails a launch on what a GPU would turn into a
+    /// fault (a write past the end of an allocation: CUDA_ERROR_ILLEGAL_ADDRESS).</summary>
+    internal unsafe void SetCheckedMode(bool on)
+    {
+        var context = ContextForUse();
+        var api = CpuOnly(context, nameof(SetCheckedMode));
+        CudaCheck.Check(api, api.smhost_setCheckedMode(on ? 1 : 0));
     }
 
     /// <summary>CPU device only: worker threads that run blocks in parallel (0: one per core).</summary>
@@ -558,7 +565,8 @@ public sealed class Device : IDisposable
             if (sharedBytes <= kernel.DynamicSharedLimit)
                 return;
             var api = _context.Api;
-            CudaCheck.Check(api, api.cuFuncSetAttribute(kernel.Function, DriverApi.FuncAttributeMaxDynamicSharedSizeBytes, sharedBytes));
+            CudaCheck.Check(api, api.cuFuncSetAttribute(kernel.Function, DriverApi.FuncAttributeMaxDynamicSharedSizeBytes, sharedBytes),
+                $"cuFuncSetAttribute({kernel.Name}, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, {sharedBytes}) for a block with {kernel.StaticSharedBytes} bytes of static shared memory besides");
             kernel.DynamicSharedLimit = sharedBytes;
         }
     }

@@ -70,6 +70,7 @@ internal sealed unsafe class DriverApi
     public delegate* unmanaged<ulong, int> smhost_setScheduleSeed;
     public delegate* unmanaged<int, int> smhost_setWorkerCount;
     public delegate* unmanaged<byte*> smhost_lastErrorDetail;
+    public delegate* unmanaged<int, int> smhost_setCheckedMode;
 
     /// <summary>Resolves the table from an opened library: plain names from the NVIDIA driver, names with
     /// <see cref="HostLibraryPrefix"/> (and the extras) from libsharpmax_host.</summary>
@@ -123,6 +124,7 @@ internal sealed unsafe class DriverApi
             api.smhost_setScheduleSeed = (delegate* unmanaged<ulong, int>)NativeLibraries.Export(library, libraryName, "smhost_setScheduleSeed");
             api.smhost_setWorkerCount = (delegate* unmanaged<int, int>)NativeLibraries.Export(library, libraryName, "smhost_setWorkerCount");
             api.smhost_lastErrorDetail = (delegate* unmanaged<byte*>)NativeLibraries.Export(library, libraryName, "smhost_lastErrorDetail");
+            api.smhost_setCheckedMode = (delegate* unmanaged<int, int>)NativeLibraries.Export(library, libraryName, "smhost_setCheckedMode");
         }
 
         return api;

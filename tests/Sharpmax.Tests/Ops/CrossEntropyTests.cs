@@ -371,6 +371,20 @@ public sealed class CrossEntropyTests(DeviceKind kind) : DeviceTestBase(kind)
         });
     }
 
+    [TestCase(12257)]
+    [TestCase(12288)]
+    public void The_block_kernel_launches_where_the_row_and_its_static_scratch_pass_48_KiB_together(int c)
+    {
+        // 4·C ≤ 48 KiB < 4·C + 128 static bytes: Device.Launch must opt in (it once did not, and the driver refused).
+        const int n = 3;
+        var logits = new RandomData((ulong)c).Logits(n, c);
+        var labels = new RandomData((ulong)c + 1).Labels(n, c);
+        var result = Run(new FusedCrossEntropy(Device, new CrossEntropyOptions { Variant = RowKernelVariant.Block }), logits, labels, n, c);
+        var reference = ReferenceOps.CrossEntropy(logits, labels, n, c);
+        AssertClose.Tensor(result.RowLoss, reference.RowLoss, LossAtol, LossRtol, $"block C={c}: row losses");
+        AssertClose.Tensor(result.Grad!, reference.Gradient, 2e-5 / n, GradRtol, $"block C={c}: gradient", c);
+    }
+
     [Test]
     public void The_ignore_index_is_configurable_and_the_default_minus_100_is_then_out_of_range()
     {

@@ -132,6 +132,41 @@ public sealed class SoftmaxTests(DeviceKind kind) : DeviceTestBase(kind)
         AssertClose.Tensor(output.ToArray(), expected, Atol, Rtol, $"naive chain C={c}", c);
     }
 
+    [TestCase(12256)]
+    [TestCase(12257)]
+    [TestCase(12270)]
+    [TestCase(12288)]
+    [TestCase(12289)]
+    public void The_block_kernel_counts_its_static_shared_memory_when_it_opts_in(int c)
+    {
+        // 4·C dynamic bytes at most 48 KiB, but with the kernel's 128 static bytes over it (C = 12257..12288): the
+        // launch must opt in, or the driver refuses it. Device.Launch once compared 4·C alone with 48 KiB.
+        const int n = 3;
+        var kernel = Device.Kernel("softmax_forward_f32_block");
+        Assert.That(kernel.StaticSharedBytes, Is.EqualTo(32 * sizeof(float)), "scratch[32], as the driver reports it");
+        var x = new RandomData((ulong)c).Logits(n, c);
+        using var op = new Softmax(Device, RowKernelVariant.Block);
+        using var input = Device.Upload<float>(x);
+        using var output = Device.Allocate<float>(x.Length);
+        op.Forward(input, output, n, c);
+        AssertClose.Tensor(output.ToArray(), ReferenceOps.Softmax(x, n, c), Atol, Rtol, $"block C={c}", c);
+    }
+
+    [Test]
+    public void The_block_dispatch_threshold_counts_static_shared_memory()
+    {
+        // The largest row the block kernel caches is (opt-in − static)/4 floats.
+        const int optIn = 227 * 1024, staticBytes = 128, largest = (optIn - staticBytes) / 4;
+        Assert.Multiple(() =>
+        {
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, optIn, staticBytes, RowKernelVariant.Auto, largest), Is.EqualTo(RowKernelVariant.Block));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, optIn, staticBytes, RowKernelVariant.Auto, largest + 1), Is.EqualTo(RowKernelVariant.Online));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, optIn, 0, RowKernelVariant.Auto, largest + 1), Is.EqualTo(RowKernelVariant.Block), "without static bytes it would fit");
+            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cuda, optIn, staticBytes, RowKernelVariant.Block, largest + 1),
+                Throws.ArgumentException.With.Message.Contain("128 of them static"));
+        });
+    }
+
     [Test]
     public void Dispatch_rules_pick_the_kernel_by_device_and_row_length()
     {
