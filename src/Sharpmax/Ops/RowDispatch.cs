@@ -12,7 +12,8 @@ public enum RowKernelVariant
     /// <summary>One warp per row, the row in registers (<c>_warp32</c>, <c>_warp256</c>, <c>_warp1024</c>); C ≤ 1024.</summary>
     Warp,
 
-    /// <summary>One block per row, the row cached in dynamic shared memory (<c>_block</c>); 4·C bytes must fit.</summary>
+    /// <summary>One block per row, the row cached in dynamic shared memory (<c>_block</c>); 4·C bytes plus the kernel's
+    /// 128 bytes of static shared memory must fit the device's opt-in limit.</summary>
     Block,
 
     /// <summary>One block per row, streaming online softmax (<c>_online</c>); any C.</summary>
