@@ -17,7 +17,8 @@ public enum LinearVariant
     SharedMemory,
 
     /// <summary>Barrier-free register tiles of 4 to 16 rows × 16 columns, whose inner loops are vector code on the
-    /// host (<c>_simd</c>): the CPU device's kernels. The CPU runtime runs their threads as plain calls.</summary>
+    /// host (<c>_simd</c>): the CPU device's kernels, compiled for it only (not in the PTX). The CPU runtime runs
+    /// their threads as plain calls.</summary>
     Simd,
 }
 
@@ -29,9 +30,11 @@ public enum LinearVariant
 /// </summary>
 public sealed class Linear
 {
-    private const int NaiveBlock = 256;
-    private const int SmemBlock = 256, SmemTileRows = 64, SmemTileCols = 32;
-    private const int SimdRowsPerThread = 4, SimdColsPerThread = 64, SimdBlock = 4;
+    internal const int NaiveBlock = 256;
+    internal const int SmemBlock = 256;
+    private const int SmemTileRows = 64, SmemTileCols = 32;
+    internal const int SimdBlock = 4;
+    private const int SimdRowsPerThread = 4, SimdColsPerThread = 64;
     private const int MaxGridY = 65535;
 
     // Entry names by product, resolved once: building them per launch would allocate a string per batch.
@@ -42,11 +45,14 @@ public sealed class Linear
     /// <param name="variant">The kernels to run; <see cref="LinearVariant.Fast"/> picks by device kind.</param>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="variant"/> is not a defined value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="variant"/> is Simd on a CUDA device (host-only kernels).</exception>
     public Linear(Device device, LinearVariant variant = LinearVariant.Fast)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (!Enum.IsDefined(variant))
             throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not a LinearVariant.");
+        if (variant == LinearVariant.Simd && device.Kind == DeviceKind.Cuda)
+            throw new ArgumentException("The _simd kernels are compiled for the CPU device only (they are not in the PTX); use Fast or SharedMemory on CUDA.", nameof(variant));
         Device = device;
         Variant = variant;
         Kernels = variant != LinearVariant.Fast ? variant
