@@ -43,7 +43,7 @@ function Build-Native {
     $log | Select-String "^-- Sharpmax:" | ForEach-Object { "    " + $_.Line.Substring(3) } | Write-Host
     $log = @(cmake --build "$Root/build" --config Release --parallel 2>&1 | ForEach-Object { "$_" })
     if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "native build failed" }
-    $log | Select-String "warning|error" | ForEach-Object { $_.Line } | Write-Host
+    $log | Select-String '(warning|error)(:| [A-Z]+[0-9]+)' | ForEach-Object { $_.Line } | Write-Host
     # Multi-config generators (Visual Studio) put the DLL under a Release folder: bring it to lib/.
     Get-ChildItem "$Root/build/native/lib" -Recurse -Filter sharpmax_host.dll | Copy-Item -Destination "$Root/build/native/lib" -Force -ErrorAction SilentlyContinue
     $ptx = @(Get-ChildItem "$Root/build/native/ptx/*.ptx" -ErrorAction SilentlyContinue)
@@ -53,8 +53,10 @@ function Build-Native {
 
 function Build-Dotnet {
     Say "building the .NET solution"
-    dotnet build "$Root/Sharpmax.slnx" -c Release -v quiet -nologo
-    if ($LASTEXITCODE -ne 0) { throw ".NET build failed" }
+    $ErrorActionPreference = "Continue"
+    $log = @(dotnet build "$Root/Sharpmax.slnx" -c Release -v quiet -nologo 2>&1 | ForEach-Object { "$_" })
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw ".NET build failed" }
+    $log | Select-String '(warning|error)(:| [A-Z]+[0-9]+)' | ForEach-Object { $_.Line } | Write-Host
 }
 
 switch ($Command) {
