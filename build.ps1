@@ -1,4 +1,4 @@
-# Sharpmax build driver (Windows). build.sh does the same steps on Linux.
+# Sharpmax build driver (Windows; also PowerShell 7 on Linux). build.sh does the same steps on Linux.
 #
 #   .\build.ps1            check prerequisites, build native parts and .NET
 #   .\build.ps1 train ...  build, then train on Fashion-MNIST (args go to `sharpmax train`)
@@ -9,8 +9,15 @@
 # Prerequisites (not installed by this script on Windows): Visual Studio 2022 with
 # the C++ workload (MSVC, CMake), Boost.Context (vcpkg install boost-context, with
 # CMAKE_TOOLCHAIN_FILE set), GoogleTest, the .NET 10 SDK, and optionally the
-# CUDA toolkit for PTX.
-param([Parameter(Position = 0)][string]$Command = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$Rest)
+# CUDA toolkit for PTX. On Linux, ./build.sh installs them (Debian); `test` then
+# runs tests/run-all.sh, the same runner ./build.sh test uses.
+#
+# No param() block on purpose: [Parameter] attributes make a script an advanced
+# function, whose common parameters (-OutVariable, -OutBuffer, -ErrorAction, ...)
+# would capture the CLI's own flags (--out is "ambiguous"). A plain script keeps
+# every argument after the command in $args, passed to the CLI as written.
+$Command = if ($args.Count -gt 0) { [string]$args[0] } else { "build" }
+$Rest = @($args | Select-Object -Skip 1 | ForEach-Object { [string]$_ })
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
 $Root = $PSScriptRoot
@@ -18,8 +25,9 @@ $Root = $PSScriptRoot
 function Say($message) { Write-Host "==> $message" }
 
 function Install-Dependencies([bool]$WantCuda) {
+    $hint = if ($IsLinux) { " (on Debian, ./build.sh installs everything)" } else { "" }
     foreach ($tool in @("cmake", "dotnet")) {
-        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw "error: '$tool' is not installed" }
+        if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw "error: '$tool' is not installed$hint" }
     }
     if ($WantCuda -and -not (Get-Command nvcc -ErrorAction SilentlyContinue)) {
         Say "no CUDA compiler: PTX not built; the CPU device binds kernels by name (install the CUDA toolkit for PTX)"
@@ -28,11 +36,15 @@ function Install-Dependencies([bool]$WantCuda) {
 
 function Build-Native {
     Say "building the host library (CPU device) and PTX"
-    cmake -S $Root -B "$Root/build" | Select-String "^-- Sharpmax:" | ForEach-Object { "    " + $_.Line.Substring(3) }
-    if ($LASTEXITCODE -ne 0) { throw "cmake configure failed" }
-    cmake --build "$Root/build" --config Release --parallel
-    if ($LASTEXITCODE -ne 0) { throw "native build failed" }
-    # Multi-config generators put the DLL under a Release folder: bring it to lib/.
+    # Native tools write progress to stderr: collect it, and judge by the exit code alone.
+    $ErrorActionPreference = "Continue"
+    $log = @(cmake -S $Root -B "$Root/build" -DCMAKE_BUILD_TYPE=Release 2>&1 | ForEach-Object { "$_" })
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "cmake configure failed" }
+    $log | Select-String "^-- Sharpmax:" | ForEach-Object { "    " + $_.Line.Substring(3) } | Write-Host
+    $log = @(cmake --build "$Root/build" --config Release --parallel 2>&1 | ForEach-Object { "$_" })
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "native build failed" }
+    $log | Select-String '(warning|error)(:| [A-Z]+[0-9]+)' | ForEach-Object { $_.Line } | Write-Host
+    # Multi-config generators (Visual Studio) put the DLL under a Release folder: bring it to lib/.
     Get-ChildItem "$Root/build/native/lib" -Recurse -Filter sharpmax_host.dll | Copy-Item -Destination "$Root/build/native/lib" -Force -ErrorAction SilentlyContinue
     $ptx = @(Get-ChildItem "$Root/build/native/ptx/*.ptx" -ErrorAction SilentlyContinue)
     if ($ptx.Count -gt 0) { Say "PTX: $($ptx.Count) files in build/native/ptx" }
@@ -41,8 +53,10 @@ function Build-Native {
 
 function Build-Dotnet {
     Say "building the .NET solution"
-    dotnet build "$Root/Sharpmax.slnx" -c Release -v quiet -nologo
-    if ($LASTEXITCODE -ne 0) { throw ".NET build failed" }
+    $ErrorActionPreference = "Continue"
+    $log = @(dotnet build "$Root/Sharpmax.slnx" -c Release -v quiet -nologo 2>&1 | ForEach-Object { "$_" })
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw ".NET build failed" }
+    $log | Select-String '(warning|error)(:| [A-Z]+[0-9]+)' | ForEach-Object { $_.Line } | Write-Host
 }
 
 switch ($Command) {
@@ -55,6 +69,11 @@ switch ($Command) {
     }
     "test" {
         Install-Dependencies $true; Build-Native; Build-Dotnet
+        if ($IsLinux) {
+            # The same runner as ./build.sh test: every check, ending with "N passed, N failed, N skipped".
+            bash "$Root/tests/run-all.sh"
+            exit $LASTEXITCODE
+        }
         Say "native tests (ctest)"
         ctest --test-dir "$Root/build" -C Release --output-on-failure
         $nativeFailed = $LASTEXITCODE -ne 0
@@ -66,8 +85,9 @@ switch ($Command) {
         Install-Dependencies $false; Build-Native
         Say "building the benchmark harness"
         dotnet build "$Root/bench/Sharpmax.Bench" -c Release -v quiet -nologo
+        if ($LASTEXITCODE -ne 0) { throw "benchmark build failed" }
         dotnet "$Root/bench/Sharpmax.Bench/bin/Release/net10.0/Sharpmax.Bench.dll" @Rest
         exit $LASTEXITCODE
     }
-    default { Write-Error "usage: .\build.ps1 [build|train|test|bench|run] [args...]"; exit 2 }
+    default { [Console]::Error.WriteLine("usage: .\build.ps1 [build|train|test|bench|run] [args...]"); exit 2 }
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Assembles every PTX file with ptxas for sm_70, sm_80 and sm_90, prints each
+# Assembles every PTX file with ptxas for its own target (sm_70 or sm_75), sm_80 and sm_90, prints each
 # kernel's register count, launch bounds and static shared memory, and fails if
 #   - any kernel spills registers,
 #   - an entry has no launch bounds (.maxntid, from SHARPMAX_MAX_THREADS): the
@@ -27,7 +27,13 @@ for f in "${files[@]}"; do
     fi
   done < "$f"
 done
-for arch in sm_70 sm_80 sm_90; do
+# The oldest GPU the PTX serves is its .target (sm_70 from CUDA 11/12, sm_75 from
+# CUDA 13: cmake/SharpmaxPtxArch.cmake); ptxas refuses older ones.
+target=$(sed -nE 's/^\.target (sm_[0-9]+).*/\1/p' "${files[0]}" | head -1)
+[[ -n $target ]] || { echo "no .target line in ${files[0]}" >&2; exit 1; }
+archs=("$target")
+for a in sm_80 sm_90; do [[ ${a#sm_} -gt ${target#sm_} ]] && archs+=("$a"); done
+for arch in "${archs[@]}"; do
   for f in "${files[@]}"; do
     log=$(ptxas -arch=$arch -v "$f" -o /dev/null 2>&1) || { echo "$log" >&2; echo "ptxas failed on $f for $arch" >&2; exit 1; }
     kernel=
@@ -47,14 +53,14 @@ for arch in sm_70 sm_80 sm_90; do
     done <<< "$log"
   done
 done
-printf '%-48s %6s %6s %6s %8s %8s\n' kernel sm_70 sm_80 sm_90 threads smem
+printf '%-48s' kernel; printf ' %6s' "${archs[@]}"; printf ' %8s %8s\n' threads smem
 for k in "${kernels[@]}"; do
   threads=${bounds[$k]:-}
-  printf '%-48s %6s %6s %6s %8s %8s\n' "$k" "${regs[$k,sm_70]:-?}" "${regs[$k,sm_80]:-?}" "${regs[$k,sm_90]:-?}" "${threads:-none}" "${smem[$k]:-?}"
+  printf '%-48s' "$k"; for arch in "${archs[@]}"; do printf ' %6s' "${regs[$k,$arch]:-?}"; done; printf ' %8s %8s\n' "${threads:-none}" "${smem[$k]:-?}"
   if [[ -z $threads ]]; then
     echo "NO BOUNDS: $k has no .maxntid (declare SHARPMAX_MAX_THREADS(n) before its name)" >&2; failures=$((failures + 1)); continue
   fi
-  for arch in sm_70 sm_80 sm_90; do
+  for arch in "${archs[@]}"; do
     r=${regs[$k,$arch]:-0}
     per_warp=$(( (r * 32 + 255) / 256 * 256 ))
     need=$(( per_warp * ((threads + 31) / 32) ))
@@ -67,4 +73,4 @@ for k in "${kernels[@]}"; do
   fi
 done
 if [[ $failures -gt 0 ]]; then echo "$failures PTX check failures" >&2; exit 1; fi
-echo "PTX check: ${#kernels[@]} kernels assembled for sm_70, sm_80, sm_90 without spills, each within its launch bounds' register and shared-memory limits"
+echo "PTX check: ${#kernels[@]} kernels assembled for ${archs[*]} without spills, each within its launch bounds' register and shared-memory limits"

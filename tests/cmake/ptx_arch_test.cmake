@@ -1,0 +1,63 @@
+# cmake -P unit test of sharpmax_ptx_arch_for_cuda_version (cmake/SharpmaxPtxArch.cmake).
+# With -DNVCC=<path>, it also checks the mapping against that compiler's own
+# list of accepted virtual architectures (nvcc --list-gpu-arch): the chosen one
+# must be listed and be the oldest listed one from compute_70 on.
+include("${CMAKE_CURRENT_LIST_DIR}/../../cmake/SharpmaxPtxArch.cmake")
+
+set(failures 0)
+function(expect version expected)
+  sharpmax_ptx_arch_for_cuda_version("${version}" arch)
+  if(NOT arch STREQUAL expected)
+    message(SEND_ERROR "CUDA ${version}: got compute_${arch}, expected compute_${expected}")
+  else()
+    message(STATUS "CUDA ${version} -> compute_${arch}")
+  endif()
+endfunction()
+
+expect(11.0 70)
+expect(11.8.89 70)
+expect(12.0 70)
+expect(12.9.86 70)
+expect(13.0 75)
+expect(13.0.48 75)
+expect(13.2.1 75)
+
+# Versions the mapping must refuse, each in a child cmake so FATAL_ERROR is observable.
+foreach(bad 10.2 9.0 "not-a-version" "")
+  execute_process(COMMAND "${CMAKE_COMMAND}" "-DVERSION=${bad}"
+      -P "${CMAKE_CURRENT_LIST_DIR}/ptx_arch_one.cmake"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0)
+    message(SEND_ERROR "CUDA '${bad}': accepted, expected a fatal error; output: ${out}")
+  elseif(NOT out MATCHES "Sharpmax: ")
+    message(SEND_ERROR "CUDA '${bad}': failed without Sharpmax's message: ${out}")
+  else()
+    message(STATUS "CUDA '${bad}' refused")
+  endif()
+endforeach()
+
+if(NVCC)
+  execute_process(COMMAND "${NVCC}" --version OUTPUT_VARIABLE version_text RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0 OR NOT version_text MATCHES "release [0-9.]+, V([0-9.]+)")
+    message(FATAL_ERROR "cannot read the version of ${NVCC}: ${version_text}")
+  endif()
+  set(version "${CMAKE_MATCH_1}")
+  execute_process(COMMAND "${NVCC}" --list-gpu-arch OUTPUT_VARIABLE listed RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${NVCC} --list-gpu-arch failed")
+  endif()
+  string(REGEX MATCHALL "compute_[0-9]+" listed "${listed}")
+  set(oldest "")
+  foreach(entry ${listed})
+    string(REPLACE "compute_" "" n "${entry}")
+    if(n GREATER_EQUAL 70 AND (oldest STREQUAL "" OR n LESS oldest))
+      set(oldest ${n})
+    endif()
+  endforeach()
+  sharpmax_ptx_arch_for_cuda_version("${version}" arch)
+  if(NOT arch STREQUAL oldest)
+    message(SEND_ERROR "nvcc ${version} lists ${listed}; the oldest from compute_70 on is compute_${oldest}, the mapping chose compute_${arch}")
+  else()
+    message(STATUS "nvcc ${version}: compute_${arch} is the oldest virtual architecture it lists from compute_70 on")
+  endif()
+endif()
