@@ -23,7 +23,9 @@ internal static class EvalCommand
             string path = parse.GetValue(checkpoint)!;
             var model = Checkpoint.Load(path);
             LinearSoftmax.CheckFashionMnistShape(model, path);
-            var test = FashionMnist.LoadTest(new FashionMnistLocator().Locate(parse.GetValue(data)));
+            var files = new FashionMnistLocator().Locate(parse.GetValue(data));
+            console.Out.WriteLine($"data: {Path.GetDirectoryName(Path.GetFullPath(files.TestImages))}");
+            var test = FashionMnist.LoadTest(files);
             using var dev = Device.Open(CommonOptions.ParseDevice(parse.GetValue(device)!));
             console.Out.WriteLine($"device: {dev.Description}");
             using var evaluator = new Evaluator(dev, test);
