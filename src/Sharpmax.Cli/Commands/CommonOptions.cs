@@ -27,6 +27,11 @@ internal static class CommonOptions
         Required = required,
     };
 
+    /// <summary>Returns <paramref name="value"/>, or throws a user error when a file option was given an empty name.</summary>
+    public static string FileName(string? value, string option) => string.IsNullOrWhiteSpace(value)
+        ? throw new UserErrorException($"{option} was given an empty file name")
+        : value;
+
     public static DeviceKind ParseDevice(string value) => value switch
     {
         "cpu" => DeviceKind.Cpu,

@@ -20,7 +20,7 @@ internal static class EvalCommand
         };
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
-            string path = parse.GetValue(checkpoint)!;
+            string path = CommonOptions.FileName(parse.GetValue(checkpoint), "--checkpoint");
             var model = Checkpoint.Load(path);
             LinearSoftmax.CheckFashionMnistShape(model, path);
             var files = new FashionMnistLocator().Locate(parse.GetValue(data));

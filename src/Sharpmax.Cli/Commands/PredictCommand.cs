@@ -31,7 +31,7 @@ internal static class PredictCommand
         });
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
-            string path = parse.GetValue(checkpoint)!;
+            string path = CommonOptions.FileName(parse.GetValue(checkpoint), "--checkpoint");
             var model = Checkpoint.Load(path);
             LinearSoftmax.CheckFashionMnistShape(model, path);
             byte[] pixels;
@@ -51,7 +51,7 @@ internal static class PredictCommand
             }
             else
             {
-                string file = parse.GetValue(image)!;
+                string file = CommonOptions.FileName(parse.GetValue(image), "--image");
                 pixels = GrayImageFile.Read(file);
                 console.Out.WriteLine($"image {file}");
             }
