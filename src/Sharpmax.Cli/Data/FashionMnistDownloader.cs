@@ -87,7 +87,7 @@ public sealed class FashionMnistDownloader
                 throw new DownloadException($"{url}: not a valid IDX file ({e.Message}); the file was not kept", e);
             }
             File.Move(temporary, target, overwrite: false);
-            _log.WriteLine($"{name}.gz: {bytes:N0} bytes from {url}, MD5 verified");
+            _log.WriteLine(FormattableString.Invariant($"{name}.gz: {bytes:N0} bytes from {url}, MD5 verified"));
         }
         finally
         {
@@ -138,11 +138,11 @@ public sealed class FashionMnistDownloader
         }
         catch (IOException e)
         {
-            throw new DownloadException($"download failed after {total:N0} bytes: {e.Message}", e);
+            throw new DownloadException(FormattableString.Invariant($"download failed after {total:N0} bytes: {e.Message}"), e);
         }
         catch (HttpRequestException e)
         {
-            throw new DownloadException($"download failed after {total:N0} bytes: {e.Message}", e);
+            throw new DownloadException(FormattableString.Invariant($"download failed after {total:N0} bytes: {e.Message}"), e);
         }
         return (Convert.ToHexStringLower(hash.GetHashAndReset()), total);
     }

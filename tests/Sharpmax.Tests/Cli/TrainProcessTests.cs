@@ -59,7 +59,10 @@ public class TrainProcessTests
         while (!lines.Any(l => l.TrimStart().StartsWith("2 ", StringComparison.Ordinal)))
         {
             string? line = process.StandardOutput.ReadLine();
-            Assert.That(line, Is.Not.Null, "the run ended before its second epoch: " + stderr.Result);
+            if (line is null)
+            {
+                Assert.Fail("the run ended before its second epoch: " + stderr.Result);
+            }
             lines.Add(line!);
         }
         Signal(process, signal);
