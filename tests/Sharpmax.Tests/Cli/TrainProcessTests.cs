@@ -63,6 +63,7 @@ public class TrainProcessTests
 
         info.ArgumentList.Clear();
         info.ArgumentList.Add(CliDll());
+        info.ArgumentList.Add("train");
         info.ArgumentList.Add("--frobnicate");
         using var bad = Process.Start(info)!;
         string error = bad.StandardError.ReadToEnd();
