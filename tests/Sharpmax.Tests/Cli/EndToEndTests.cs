@@ -101,7 +101,7 @@ public class EndToEndTests
     }
 
     [Test]
-    public void A_diverging_run_stops_and_keeps_the_last_good_checkpoint()
+    public void A_diverging_run_stops_and_leaves_an_earlier_run_untouched()
     {
         using var dir = new TempDirectory();
         string data = dir.File("data"), output = dir.File("out");
@@ -111,7 +111,7 @@ public class EndToEndTests
         byte[] good = File.ReadAllBytes(checkpoint);
 
         // lr 1e38 overflows the weights to infinity in the first steps, and the loss becomes NaN.
-        var (code, _, stderr) = CliRunner.Run("train", "--data", data, "--epochs", "2", "--lr", "1e38", "--device", "cpu", "--out", output);
+        var (code, _, stderr) = CliRunner.Run("train", "--data", data, "--epochs", "2", "--lr", "1e38", "--device", "cpu", "--out", dir.File("out2"));
 
         Assert.That(code, Is.EqualTo(ExitCodes.Diverged));
         Assert.That(stderr, Does.StartWith("sharpmax: error: training stopped: the ").And.Contain("is NaN").And.Contain("Try a smaller --lr"));
@@ -126,7 +126,7 @@ public class EndToEndTests
         IdxFixture.WriteDataSet(dir.File("data"), train: 10, test: 5);
         var (code, stdout, stderr) = CliRunner.Run("train", "--data", dir.File("data"), "--epochs", "1", "--batch-size", "256", "--device", "cpu", "--out", dir.File("out"));
         Assert.That(code, Is.Zero, stderr);
-        Assert.That(stdout, Does.Contain("10 training images"));
+        Assert.That(stdout, Does.Contain("10 training images, 1 epochs, batch 10 (--batch-size 256 is more than the training set), lr 0.1,"), "the recipe line says the batch actually used");
         Assert.That(MetricsCsv.Read(Path.Combine(dir.File("out"), MetricsCsv.FileName)), Has.Count.EqualTo(1));
     }
 }
