@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using Sharpmax.Cli.Data;
 
 namespace Sharpmax.Cli.Commands;
@@ -26,12 +27,79 @@ internal static class CommonOptions
         Required = required,
     };
 
+    /// <summary>Returns <paramref name="value"/>, or throws a user error when a file option was given an empty name.</summary>
+    public static string FileName(string? value, string option) => string.IsNullOrWhiteSpace(value)
+        ? throw new UserErrorException($"{option} was given an empty file name")
+        : value;
+
     public static DeviceKind ParseDevice(string value) => value switch
     {
         "cpu" => DeviceKind.Cpu,
         "cuda" => DeviceKind.Cuda,
         _ => DeviceKind.Auto,
     };
+
+    /// <summary>
+    /// Parses the value as a plain whole number (see <see cref="PlainNumber"/>) in [<paramref name="min"/>,
+    /// <paramref name="max"/>]; otherwise a usage error naming the option, what it takes and the text given.
+    /// </summary>
+    public static Option<int> WholeNumber(this Option<int> option, int min, int max, string requirement)
+    {
+        option.CustomParser = result => Parse<int>(option, result, WholeKind, PlainNumber.IsWhole,
+            text => PlainNumber.TryParseInt(text, out int v) && v >= min && v <= max ? v : null, requirement) ?? default;
+        return option;
+    }
+
+    /// <inheritdoc cref="WholeNumber(Option{int}, int, int, string)"/>
+    public static Option<int?> WholeNumber(this Option<int?> option, int min, int max, string requirement)
+    {
+        option.CustomParser = result => Parse<int>(option, result, WholeKind, PlainNumber.IsWhole,
+            text => PlainNumber.TryParseInt(text, out int v) && v >= min && v <= max ? v : null, requirement);
+        return option;
+    }
+
+    /// <summary>Parses the value as a plain whole number from 0 to <see cref="ulong.MaxValue"/>.</summary>
+    public static Option<ulong> WholeNumber(this Option<ulong> option)
+    {
+        option.CustomParser = result => Parse<ulong>(option, result, WholeKind, PlainNumber.IsWhole,
+            text => PlainNumber.TryParseUInt64(text, out ulong v) ? v : null, $"between 0 and {ulong.MaxValue}") ?? default;
+        return option;
+    }
+
+    /// <summary>
+    /// Parses the value as a plain finite real number (see <see cref="PlainNumber"/>) for which
+    /// <paramref name="isValid"/> holds; otherwise a usage error naming the option and the text given.
+    /// </summary>
+    public static Option<float> RealNumber(this Option<float> option, Func<float, bool> isValid, string requirement)
+    {
+        option.CustomParser = result => Parse<float>(option, result, RealKind, PlainNumber.IsReal,
+            text => PlainNumber.TryParseFloat(text, out float v) && isValid(v) ? v : null, requirement) ?? default;
+        return option;
+    }
+
+    private const string WholeKind = "a whole number (digits only)";
+    private const string RealKind = "a plain number such as 0.05 (digits, '.' for the decimal point, an optional exponent; no ',' or spaces)";
+
+    private static T? Parse<T>(Option option, ArgumentResult result, string kind, Func<string, bool> wellFormed,
+        Func<string, T?> parse, string requirement) where T : struct
+    {
+        if (result.Tokens.Count != 1)
+        {
+            return null; // System.CommandLine reports a missing or repeated value itself
+        }
+        string text = result.Tokens[0].Value;
+        if (!wellFormed(text))
+        {
+            result.AddError($"{option.Name} must be {kind}, not '{text}'.");
+            return null;
+        }
+        T? value = parse(text);
+        if (value is null)
+        {
+            result.AddError($"{option.Name} must be {requirement}, not '{text}'.");
+        }
+        return value;
+    }
 
     /// <summary>Adds a validator that rejects values for which <paramref name="isValid"/> is false.</summary>
     public static Option<T> Require<T>(this Option<T> option, Func<T, bool> isValid, string requirement)

@@ -20,10 +20,12 @@ internal static class EvalCommand
         };
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
-            string path = parse.GetValue(checkpoint)!;
+            string path = CommonOptions.FileName(parse.GetValue(checkpoint), "--checkpoint");
             var model = Checkpoint.Load(path);
             LinearSoftmax.CheckFashionMnistShape(model, path);
-            var test = FashionMnist.LoadTest(new FashionMnistLocator().Locate(parse.GetValue(data)));
+            var files = new FashionMnistLocator().Locate(parse.GetValue(data));
+            console.Out.WriteLine($"data: {Path.GetDirectoryName(Path.GetFullPath(files.TestImages))}");
+            var test = FashionMnist.LoadTest(files);
             using var dev = Device.Open(CommonOptions.ParseDevice(parse.GetValue(device)!));
             console.Out.WriteLine($"device: {dev.Description}");
             using var evaluator = new Evaluator(dev, test);

@@ -12,7 +12,8 @@ internal static class PredictCommand
     public static Command Create(CliConsole console)
     {
         var checkpoint = CommonOptions.Checkpoint(required: true);
-        var index = new Option<int?>("--index") { Description = "Index of a Fashion-MNIST test image (0..9999).", HelpName = "I" };
+        var index = new Option<int?>("--index") { Description = "Index of a Fashion-MNIST test image (0..9999).", HelpName = "I" }
+            .WholeNumber(0, int.MaxValue, "an index into the test set (0..9999 for Fashion-MNIST)");
         var image = new Option<string?>("--image") { Description = "A 28x28 grayscale PGM or PNG file (light object on black, as in Fashion-MNIST).", HelpName = "FILE" };
         var data = CommonOptions.Data();
         var command = new Command("predict", "Print the class probabilities the model gives one image: test image --index I, or --image FILE.")
@@ -30,14 +31,16 @@ internal static class PredictCommand
         });
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
-            string path = parse.GetValue(checkpoint)!;
+            string path = CommonOptions.FileName(parse.GetValue(checkpoint), "--checkpoint");
             var model = Checkpoint.Load(path);
             LinearSoftmax.CheckFashionMnistShape(model, path);
             byte[] pixels;
             int? label = null;
             if (parse.GetValue(index) is int i)
             {
-                var test = FashionMnist.LoadTest(new FashionMnistLocator().Locate(parse.GetValue(data)));
+                var files = new FashionMnistLocator().Locate(parse.GetValue(data));
+                console.Out.WriteLine($"data: {Path.GetDirectoryName(Path.GetFullPath(files.TestImages))}");
+                var test = FashionMnist.LoadTest(files);
                 if (i < 0 || i >= test.Count)
                 {
                     throw new UserErrorException($"--index {i} is outside the test set (0..{test.Count - 1})");
@@ -48,7 +51,7 @@ internal static class PredictCommand
             }
             else
             {
-                string file = parse.GetValue(image)!;
+                string file = CommonOptions.FileName(parse.GetValue(image), "--image");
                 pixels = GrayImageFile.Read(file);
                 console.Out.WriteLine($"image {file}");
             }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sharpmax.Cli.Data;
+using Sharpmax.Cli.Output;
 using Sharpmax.Cli.Training;
 
 namespace Sharpmax.Cli.Commands;
@@ -12,20 +13,22 @@ internal static class TrainCommand
         var defaults = new TrainSettings();
         var data = CommonOptions.Data();
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training set.", DefaultValueFactory = _ => defaults.Epochs }
-            .Require(v => v >= 1, "must be at least 1");
+            .WholeNumber(1, int.MaxValue, $"between 1 and {int.MaxValue}");
         var batchSize = new Option<int>("--batch-size") { Description = "Images per SGD step; the last batch of an epoch may be smaller.", DefaultValueFactory = _ => defaults.BatchSize }
-            .Require(v => v is >= 1 and <= 60000, "must be between 1 and 60000");
+            .WholeNumber(1, 60000, "between 1 and 60000");
         var lr = new Option<float>("--lr") { Description = "SGD learning rate.", DefaultValueFactory = _ => defaults.LearningRate }
-            .Require(v => float.IsFinite(v) && v > 0, "must be a positive number");
+            .RealNumber(v => v > 0, "a positive number");
         var weightDecay = new Option<float>("--weight-decay") { Description = "L2 weight decay added to the gradient of W (not b).", DefaultValueFactory = _ => defaults.WeightDecay }
-            .Require(v => float.IsFinite(v) && v >= 0, "must be zero or positive");
+            .RealNumber(v => v >= 0, "zero or positive");
         var loss = new Option<string>("--loss") { Description = "Cross-entropy implementation: fused (one pass, log-sum-exp) or naive (softmax, log, clip).", DefaultValueFactory = _ => "fused" }
             .AcceptOnlyFromAmong("fused", "naive");
         var device = CommonOptions.Device();
-        var seed = new Option<ulong>("--seed") { Description = "Seed of the weight initialisation and the shuffling; same seed, same device: same numbers.", DefaultValueFactory = _ => defaults.Seed };
-        var output = new Option<string>("--out") { Description = "Directory for metrics.csv, model.ckpt and the pictures (created if needed).", HelpName = "DIR", DefaultValueFactory = _ => defaults.OutputDirectory };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the weight initialisation and the shuffling; same seed, same device: same numbers.", DefaultValueFactory = _ => defaults.Seed }
+            .WholeNumber();
+        var output = new Option<string>("--out") { Description = "Directory for metrics.csv, model.ckpt and the pictures: created if needed, and it must be empty unless --overwrite is given.", HelpName = "DIR", DefaultValueFactory = _ => defaults.OutputDirectory };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Let this run delete the files of an earlier run in --out (metrics.csv, model.ckpt, the pictures) before it starts; other files stay." };
         var labelSmoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing ε in [0, 1): the target puts 1-ε on the label and ε/10 on every class.", DefaultValueFactory = _ => defaults.LabelSmoothing }
-            .Require(v => v is >= 0 and < 1, "must be in [0, 1)");
+            .RealNumber(v => v is >= 0 and < 1, "in [0, 1)");
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar: only the per-epoch lines." };
         var download = new Option<bool>("--download") { Description = $"Fetch the four files into --data DIR (default ./{FashionMnistLocator.LocalDirectory}) when they are missing, checking the published MD5s." };
         var downloadUrl = new Option<string>("--download-url")
@@ -37,10 +40,11 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train softmax regression (784 -> 10, d2l's recipe) and write metrics.csv, curves.png, misclassified.png, confusion.csv/png and model.ckpt.")
         {
-            data, epochs, batchSize, lr, weightDecay, loss, device, seed, output, labelSmoothing, quiet, download, downloadUrl,
+            data, epochs, batchSize, lr, weightDecay, loss, device, seed, output, overwrite, labelSmoothing, quiet, download, downloadUrl,
         };
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
+            using var stop = new StopRequest();
             var settings = new TrainSettings
             {
                 Epochs = parse.GetValue(epochs),
@@ -52,22 +56,39 @@ internal static class TrainCommand
                 Device = CommonOptions.ParseDevice(parse.GetValue(device)!),
                 Seed = parse.GetValue(seed),
                 OutputDirectory = parse.GetValue(output)!,
+                Overwrite = parse.GetValue(overwrite),
                 Quiet = parse.GetValue(quiet),
             };
-            var files = parse.GetValue(download)
-                ? Download(parse.GetValue(data), new Uri(parse.GetValue(downloadUrl)!), console)
-                : new FashionMnistLocator().Locate(parse.GetValue(data));
+            // Before the data is loaded: a folder that cannot take the run fails in a second, not after loading.
+            RunFolder.Check(settings.OutputDirectory, settings.Overwrite);
+            FashionMnistFiles files;
+            try
+            {
+                files = parse.GetValue(download)
+                    ? Download(parse.GetValue(data), new Uri(parse.GetValue(downloadUrl)!), console, stop.Token)
+                    : new FashionMnistLocator().Locate(parse.GetValue(data));
+            }
+            catch (OperationCanceledException) when (stop.Token.IsCancellationRequested)
+            {
+                console.Error.WriteLine("sharpmax: interrupted during the download; the file being fetched was not kept.");
+                return stop.ExitCode;
+            }
             console.Out.WriteLine($"data: {Path.GetDirectoryName(Path.GetFullPath(files.TrainImages))}");
-            return TrainingRun.Run(settings, FashionMnist.Load(files), console);
+            int code = TrainingRun.Run(settings, FashionMnist.Load(files), console, stop.Token);
+            return code == ExitCodes.Interrupted ? stop.ExitCode : code;
         }));
         return command;
     }
 
-    private static FashionMnistFiles Download(string? directory, Uri baseUrl, CliConsole console)
+    private static FashionMnistFiles Download(string? directory, Uri baseUrl, CliConsole console, CancellationToken stop)
     {
+        if (directory is not null && string.IsNullOrWhiteSpace(directory))
+        {
+            throw new DataNotFoundException("--data was given an empty directory name");
+        }
         string target = directory ?? new FashionMnistLocator().DefaultDownloadDirectory;
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
         var downloader = new FashionMnistDownloader(http, baseUrl, FashionMnistDownloader.OfficialMd5, console.Out);
-        return downloader.DownloadAsync(target).GetAwaiter().GetResult();
+        return downloader.DownloadAsync(target, stop).GetAwaiter().GetResult();
     }
 }

@@ -1,9 +1,9 @@
 namespace Sharpmax.Cli.Data;
 
 /// <summary>
-/// Finds the Fashion-MNIST files: in <c>--data</c> when given (and only there: an explicit choice is not
-/// second-guessed), else in <c>$FASHION_MNIST_DIR</c>, <c>./data/fashion-mnist</c> and Debian's
-/// <c>/usr/share/datasets/fashion-mnist</c>, first match wins.
+/// Finds the Fashion-MNIST files: in <c>--data</c> when given, else in <c>$FASHION_MNIST_DIR</c> when set (and
+/// only there in both cases: an explicit choice is not second-guessed), else in <c>./data/fashion-mnist</c> and
+/// Debian's <c>/usr/share/datasets/fashion-mnist</c>, first match wins.
 /// </summary>
 public sealed class FashionMnistLocator
 {
@@ -36,8 +36,12 @@ public sealed class FashionMnistLocator
     public FashionMnistFiles Locate(string? dataOption)
     {
         var report = new List<string>();
-        if (!string.IsNullOrEmpty(dataOption))
+        if (dataOption is not null)
         {
+            if (string.IsNullOrWhiteSpace(dataOption))
+            {
+                throw new DataNotFoundException("--data was given an empty directory name");
+            }
             var files = TryDirectory("--data", dataOption, report);
             return files ?? throw new DataNotFoundException(
                 $"--data {dataOption} does not hold Fashion-MNIST:{Environment.NewLine}{Lines(report)}{HowToGet()}");
@@ -47,9 +51,13 @@ public sealed class FashionMnistLocator
         {
             report.Add($"  ${EnvironmentVariable}: not set");
         }
-        else if (TryDirectory($"${EnvironmentVariable}", _environmentDirectory, report) is { } fromEnvironment)
+        else
         {
-            return fromEnvironment;
+            // A directory the user named is an explicit choice too: falling back to another copy would hide a typo.
+            var files = TryDirectory($"${EnvironmentVariable}", _environmentDirectory, report);
+            return files ?? throw new DataNotFoundException(
+                $"${EnvironmentVariable}={_environmentDirectory} does not hold Fashion-MNIST:{Environment.NewLine}{Lines(report)}"
+                + $"Unset ${EnvironmentVariable} to search ./{LocalDirectory} and {DebianDirectory}, or fix it.{Environment.NewLine}{HowToGet()}");
         }
         if (TryDirectory($"./{LocalDirectory}", Path.Combine(_workingDirectory, LocalDirectory), report) is { } local)
         {
@@ -75,10 +83,10 @@ public sealed class FashionMnistLocator
             report.Add($"  {shown}: no such directory");
             return null;
         }
-        var files = FashionMnistFiles.TryFind(directory, out var missing);
+        var files = FashionMnistFiles.TryFind(directory, out var problems);
         if (files is null)
         {
-            report.Add($"  {shown}: missing {string.Join(", ", missing)}");
+            report.Add($"  {shown}: {string.Join("; ", problems)}");
         }
         return files;
     }

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using SkiaSharp;
@@ -10,6 +11,9 @@ namespace Sharpmax.Cli.Data;
 /// </summary>
 public static class GrayImageFile
 {
+    // A 28×28 image is a few kilobytes in any of these formats (an ASCII PGM with comments perhaps 100 KB).
+    private const int MaxFileBytes = 16 << 20;
+
     private static ReadOnlySpan<byte> PngSignature => [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
     /// <summary>Returns 784 pixel bytes, row-major, 0 = black.</summary>
@@ -19,11 +23,17 @@ public static class GrayImageFile
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            // Read at most MaxFileBytes + 1: a device file or a huge file cannot fill memory.
+            bytes = BoundedRead.Read(file, MaxFileBytes + 1);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            throw new UserErrorException($"{path}: cannot read the image: {e.Message}", e);
+            throw new UserErrorException(Directory.Exists(path) ? $"{path}: is a directory, not an image" : $"{path}: cannot read the image: {e.Message}", e);
+        }
+        if (bytes.Length > MaxFileBytes)
+        {
+            throw new UserErrorException($"{path}: larger than {MaxFileBytes / (1 << 20)} MiB, far more than a 28×28 image needs");
         }
         if (bytes.AsSpan().StartsWith(PngSignature))
         {
@@ -38,6 +48,14 @@ public static class GrayImageFile
 
     private static byte[] ReadPng(string path, byte[] bytes)
     {
+        // The size comes from the IHDR chunk, which must follow the signature, and is checked before the
+        // decoder sees the data: a header declaring 10⁶×10⁶ pixels must not reach an allocation.
+        if (bytes.Length < 8 + 8 + 13 || !bytes.AsSpan(12, 4).SequenceEqual("IHDR"u8)
+            || BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(8)) != 13)
+        {
+            throw new UserErrorException($"{path}: not a valid PNG: the IHDR header does not follow the signature (truncated or damaged file)");
+        }
+        CheckSize(path, BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(16)), BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(20)));
         using var bitmap = SKBitmap.Decode(bytes, new SKImageInfo(0, 0, SKColorType.Rgba8888, SKAlphaType.Unpremul))
             ?? SKBitmap.Decode(bytes)
             ?? throw new UserErrorException($"{path}: the PNG data cannot be decoded");
@@ -125,7 +143,7 @@ public static class GrayImageFile
         return int.Parse(Encoding.ASCII.GetString(bytes, start, position - start), CultureInfo.InvariantCulture);
     }
 
-    private static void CheckSize(string path, int width, int height)
+    private static void CheckSize(string path, long width, long height)
     {
         if (width != IdxReader.Columns || height != IdxReader.Rows)
         {

@@ -41,9 +41,7 @@ public static class IdxReader
             throw new IdxFormatException(path, $"images are {rows}×{columns} pixels, expected {Rows}×{Columns}");
         }
         CheckCount(path, count, PixelsPerImage, "images");
-        var pixels = new byte[count * PixelsPerImage];
-        ReadBody(stream, path, pixels, $"{count} images of {Rows}×{Columns}");
-        return pixels;
+        return ReadBody(stream, path, (long)count * PixelsPerImage, $"{count} images of {Rows}×{Columns}");
     }
 
     /// <summary>Reads a label file: one byte per example, each in 0..9.</summary>
@@ -61,8 +59,7 @@ public static class IdxReader
         }
         uint count = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
         CheckCount(path, count, 1, "labels");
-        var labels = new byte[count];
-        ReadBody(stream, path, labels, $"{count} labels");
+        byte[] labels = ReadBody(stream, path, count, $"{count} labels");
         int bad = Array.FindIndex(labels, label => label >= ClassCount);
         if (bad >= 0)
         {
@@ -78,9 +75,9 @@ public static class IdxReader
         {
             file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new IdxFormatException(path, $"cannot open: {e.Message}", e);
+            throw new IdxFormatException(path, Directory.Exists(path) ? "is a directory, not an IDX file" : $"cannot open: {e.Message}", e);
         }
         bool gzip = file.Length >= 2 && file.ReadByte() == 0x1F && file.ReadByte() == 0x8B;
         file.Position = 0;
@@ -97,20 +94,54 @@ public static class IdxReader
         }
     }
 
-    private static void ReadBody(Stream stream, string path, Span<byte> body, string what)
+    /// <summary>
+    /// Reads the <paramref name="length"/> data bytes the header announces. A raw file's length is checked before
+    /// anything is allocated; a gzip stream's is unknown up front, so its bytes are kept as they arrive.
+    /// </summary>
+    private static byte[] ReadBody(Stream stream, string path, long length, string what)
     {
-        int got = ReadFully(stream, path, body);
-        if (got < body.Length)
+        if (stream is FileStream raw && raw.CanSeek)
         {
-            throw new IdxFormatException(path,
-                $"truncated: the header announces {what} ({body.Length} bytes of data) but only {got} bytes follow");
+            long follow = raw.Length - raw.Position;
+            if (follow < length)
+            {
+                throw Truncated(path, length, follow, what);
+            }
+            if (follow > length)
+            {
+                throw Extra(path, what);
+            }
         }
-        Span<byte> probe = stackalloc byte[1];
-        if (ReadFully(stream, path, probe) != 0)
+        byte[] body;
+        try
         {
-            throw new IdxFormatException(path, $"has extra bytes after the {what} its header announces");
+            body = BoundedRead.Read(stream, length + 1);
         }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            throw ReadError(path, e);
+        }
+        if (body.Length < length)
+        {
+            throw Truncated(path, length, body.Length, what);
+        }
+        if (body.Length > length)
+        {
+            throw Extra(path, what);
+        }
+        return body;
     }
+
+    private static IdxFormatException Truncated(string path, long length, long got, string what) => new(path,
+        $"truncated: the header announces {what} ({length} bytes of data) but only {got} bytes follow");
+
+    private static IdxFormatException Extra(string path, string what) => new(path, $"has extra bytes after the {what} its header announces");
+
+    // .NET's own text for a bad gzip stream names causes that are usually wrong ("unsupported compression
+    // method" for a damaged file), so the message says only what is known.
+    private static IdxFormatException ReadError(string path, Exception e) => e is InvalidDataException
+        ? new(path, "corrupt gzip data: the file does not decompress (damaged or truncated download?)", e)
+        : new(path, $"read error: {e.Message}", e);
 
     private static void CheckCount(string path, uint count, int bytesPerItem, string items)
     {
@@ -141,13 +172,9 @@ public static class IdxReader
             }
             return total;
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
-            throw new IdxFormatException(path, $"corrupt gzip data: {e.Message}", e);
-        }
-        catch (IOException e)
-        {
-            throw new IdxFormatException(path, $"read error: {e.Message}", e);
+            throw ReadError(path, e);
         }
     }
 }

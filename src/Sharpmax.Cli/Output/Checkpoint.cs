@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using Sharpmax.Cli.Data;
 
 namespace Sharpmax.Cli.Output;
 
@@ -91,15 +92,25 @@ public sealed class Checkpoint
     }
 
     /// <summary>Reads and validates a checkpoint.</summary>
-    /// <exception cref="CheckpointFormatException">Missing, not a checkpoint, unsupported version, truncated, or the checksum does not match.</exception>
+    /// <exception cref="CheckpointFormatException">Missing, not a checkpoint, unsupported version, truncated, the checksum
+    /// does not match, or a parameter is NaN or infinite.</exception>
     public static Checkpoint Load(string path)
     {
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            // The header says how long the file must be: read no more than that (plus one byte to see extra
+            // data), so neither a huge file nor a lying header decides what is allocated.
+            byte[] header = BoundedRead.Read(file, HeaderBytes);
+            long expected = ExpectedLength(header, path);
+            if (file.CanSeek && file.Length != expected)
+            {
+                throw LengthMismatch(path, file.Length, header);
+            }
+            bytes = BoundedRead.Read(file, expected + 1 - header.Length, header);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             throw new CheckpointFormatException($"{path}: cannot read the checkpoint: {e.Message}", e);
         }
@@ -107,6 +118,43 @@ public sealed class Checkpoint
     }
 
     public static Checkpoint FromBytes(ReadOnlySpan<byte> bytes, string path)
+    {
+        long expected = ExpectedLength(bytes, path);
+        if (bytes.Length != expected)
+        {
+            throw LengthMismatch(path, bytes.Length, bytes);
+        }
+        uint features = BinaryPrimitives.ReadUInt32LittleEndian(bytes[12..]);
+        uint classes = BinaryPrimitives.ReadUInt32LittleEndian(bytes[16..]);
+        int payload = (int)expected - HashBytes;
+        Span<byte> hash = stackalloc byte[HashBytes];
+        SHA256.HashData(bytes[..payload], hash);
+        if (!hash.SequenceEqual(bytes[payload..]))
+        {
+            throw new CheckpointFormatException($"{path}: checksum mismatch: the file is corrupt (SHA-256 of its content differs from the one stored in it)");
+        }
+        uint epoch = BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]);
+        if (epoch > int.MaxValue)
+        {
+            throw new CheckpointFormatException($"{path}: implausible epoch count {epoch}");
+        }
+        var weights = new float[features * classes];
+        var bias = new float[classes];
+        ReadFloats(bytes[HeaderBytes..], weights);
+        ReadFloats(bytes[(HeaderBytes + 4 * weights.Length)..], bias);
+        CheckFinite(path, weights, bias, (int)classes);
+        return new Checkpoint((int)features, (int)classes, weights, bias)
+        {
+            Epoch = (int)epoch,
+            Seed = BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]),
+            TrainLoss = BinaryPrimitives.ReadDoubleLittleEndian(bytes[32..]),
+            TestLoss = BinaryPrimitives.ReadDoubleLittleEndian(bytes[40..]),
+            TestAccuracy = BinaryPrimitives.ReadDoubleLittleEndian(bytes[48..]),
+        };
+    }
+
+    /// <summary>Checks magic, version and shape, and returns the length the file must have.</summary>
+    private static long ExpectedLength(ReadOnlySpan<byte> bytes, string path)
     {
         if (bytes.Length < Magic.Length || !bytes[..Magic.Length].SequenceEqual(Magic))
         {
@@ -123,38 +171,39 @@ public sealed class Checkpoint
         }
         uint features = BinaryPrimitives.ReadUInt32LittleEndian(bytes[12..]);
         uint classes = BinaryPrimitives.ReadUInt32LittleEndian(bytes[16..]);
-        if (features == 0 || classes == 0 || (long)features * classes + classes > MaxParameters)
+        // In ulong: K·C + C of two u32 values is below 2^64, so the bound check itself cannot overflow.
+        if (features == 0 || classes == 0 || (ulong)features * classes + classes > MaxParameters)
         {
             throw new CheckpointFormatException($"{path}: implausible shape K={features}, C={classes}");
         }
-        long expected = HeaderBytes + 4L * ((long)features * classes + classes) + HashBytes;
-        if (bytes.Length < expected)
+        return HeaderBytes + 4L * ((long)features * classes + classes) + HashBytes;
+    }
+
+    private static CheckpointFormatException LengthMismatch(string path, long length, ReadOnlySpan<byte> header)
+    {
+        uint features = BinaryPrimitives.ReadUInt32LittleEndian(header[12..]);
+        uint classes = BinaryPrimitives.ReadUInt32LittleEndian(header[16..]);
+        long expected = ExpectedLength(header, path);
+        return length < expected
+            ? new CheckpointFormatException($"{path}: truncated: {length} bytes, a K={features}, C={classes} checkpoint has {expected}")
+            : new CheckpointFormatException($"{path}: {length - expected} unexpected bytes after the end of a K={features}, C={classes} checkpoint");
+    }
+
+    /// <summary>A NaN or infinite parameter makes every prediction NaN: refuse it rather than report garbage.</summary>
+    private static void CheckFinite(string path, float[] weights, float[] bias, int classes)
+    {
+        int w = Array.FindIndex(weights, v => !float.IsFinite(v));
+        if (w >= 0)
         {
-            throw new CheckpointFormatException($"{path}: truncated: {bytes.Length} bytes, a K={features}, C={classes} checkpoint has {expected}");
+            throw new CheckpointFormatException(FormattableString.Invariant(
+                $"{path}: W[{w / classes}, {w % classes}] is {weights[w]}: the checkpoint holds non-finite weights (a diverged or damaged model)"));
         }
-        if (bytes.Length > expected)
+        int b = Array.FindIndex(bias, v => !float.IsFinite(v));
+        if (b >= 0)
         {
-            throw new CheckpointFormatException($"{path}: {bytes.Length - expected} unexpected bytes after the end of a K={features}, C={classes} checkpoint");
+            throw new CheckpointFormatException(FormattableString.Invariant(
+                $"{path}: b[{b}] is {bias[b]}: the checkpoint holds a non-finite bias (a diverged or damaged model)"));
         }
-        int payload = (int)expected - HashBytes;
-        Span<byte> hash = stackalloc byte[HashBytes];
-        SHA256.HashData(bytes[..payload], hash);
-        if (!hash.SequenceEqual(bytes[payload..]))
-        {
-            throw new CheckpointFormatException($"{path}: checksum mismatch: the file is corrupt (SHA-256 of its content differs from the one stored in it)");
-        }
-        var weights = new float[features * classes];
-        var bias = new float[classes];
-        ReadFloats(bytes[HeaderBytes..], weights);
-        ReadFloats(bytes[(HeaderBytes + 4 * weights.Length)..], bias);
-        return new Checkpoint((int)features, (int)classes, weights, bias)
-        {
-            Epoch = (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes[20..]),
-            Seed = BinaryPrimitives.ReadUInt64LittleEndian(bytes[24..]),
-            TrainLoss = BinaryPrimitives.ReadDoubleLittleEndian(bytes[32..]),
-            TestLoss = BinaryPrimitives.ReadDoubleLittleEndian(bytes[40..]),
-            TestAccuracy = BinaryPrimitives.ReadDoubleLittleEndian(bytes[48..]),
-        };
     }
 
     private static int WriteFloats(Span<byte> destination, float[] values)

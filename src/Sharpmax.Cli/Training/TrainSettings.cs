@@ -22,6 +22,9 @@ public sealed record TrainSettings
     public DeviceKind Device { get; init; } = DeviceKind.Auto;
     public ulong Seed { get; init; }
     public string OutputDirectory { get; init; } = "out";
+
+    /// <summary>Whether a run may replace the run files already in <see cref="OutputDirectory"/> (see <c>RunFolder</c>).</summary>
+    public bool Overwrite { get; init; }
     public bool Quiet { get; init; }
 
     /// <summary>Standard deviation of the initial weights, W ~ N(0, 0.01²).</summary>

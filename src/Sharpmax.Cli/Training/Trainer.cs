@@ -84,9 +84,12 @@ public sealed class Trainer : IDisposable
     /// One pass over the shuffled training set, then the test set. Train loss and accuracy are the running ones
     /// over the epoch (each batch measured before its update), as d2l reports them.
     /// </summary>
+    /// <param name="epoch">The epoch's number, for messages and the metrics row.</param>
     /// <param name="progress">Called after each batch with the images done so far and the rate in images/s.</param>
+    /// <param name="stop">Checked after each batch but the last: when set, the epoch ends there, unfinished.</param>
     /// <exception cref="TrainingDivergedException">A batch loss or the test loss is NaN or infinite.</exception>
-    public EpochMetrics RunEpoch(int epoch, Action<long, double>? progress = null)
+    /// <exception cref="OperationCanceledException"><paramref name="stop"/> was set; the message says after which batch.</exception>
+    public EpochMetrics RunEpoch(int epoch, Action<long, double>? progress = null, CancellationToken stop = default)
     {
         var clock = Stopwatch.StartNew();
         _random.Shuffle(_order);
@@ -117,6 +120,10 @@ public sealed class Trainer : IDisposable
             lossSum += (double)loss * n;
             done += n;
             progress?.Invoke(done, done / clock.Elapsed.TotalSeconds);
+            if (stop.IsCancellationRequested && b + 1 < _batches.Length)
+            {
+                throw new OperationCanceledException(Invariant($"in epoch {epoch} after batch {b + 1} of {_batches.Length}"), stop);
+            }
         }
         int correct = _correct.ToArray()[0];
         double seconds = clock.Elapsed.TotalSeconds;

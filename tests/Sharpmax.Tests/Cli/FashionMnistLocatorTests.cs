@@ -41,12 +41,11 @@ public class FashionMnistLocatorTests
     {
         using var env = new TempDirectory();
         using var cwd = new TempDirectory();
-        File.WriteAllBytes(Path.Combine(env.Path, "train-images-idx3-ubyte.gz"), [1]);
-        var locator = new FashionMnistLocator(env.Path, cwd.Path, ["/no/such/system/dir"]);
+        var locator = new FashionMnistLocator(null, cwd.Path, ["/no/such/system/dir"]);
 
         var e = Assert.Throws<DataNotFoundException>(() => locator.Locate(null))!;
 
-        Assert.That(e.Message, Does.Contain($"$FASHION_MNIST_DIR ({env.Path}): missing train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"));
+        Assert.That(e.Message, Does.Contain("$FASHION_MNIST_DIR: not set"));
         Assert.That(e.Message, Does.Contain($"./data/fashion-mnist ({Path.Combine(cwd.Path, "data/fashion-mnist")}): no such directory"));
         Assert.That(e.Message, Does.Contain("/no/such/system/dir: no such directory"));
         Assert.That(e.Message, Does.Contain("apt-get install dataset-fashion-mnist"));
@@ -65,6 +64,33 @@ public class FashionMnistLocatorTests
 
         Assert.That(e.Message, Does.StartWith($"--data {empty.Path} does not hold Fashion-MNIST"));
         Assert.That(e.Message, Does.Contain("missing train-images-idx3-ubyte[.gz]"));
+    }
+
+    [Test]
+    public void An_environment_variable_naming_a_folder_without_the_data_is_an_error_not_a_fallback()
+    {
+        using var env = new TempDirectory();
+        using var cwd = new TempDirectory();
+        using var system = new TempDirectory();
+        IdxFixture.WriteDataSet(system.Path);
+        File.WriteAllBytes(Path.Combine(env.Path, "train-images-idx3-ubyte.gz"), [1]);
+        string nowhere = Path.Combine(env.Path, "typo");
+
+        var missing = Assert.Throws<DataNotFoundException>(() => new FashionMnistLocator(nowhere, cwd.Path, [system.Path]).Locate(null))!;
+        var partial = Assert.Throws<DataNotFoundException>(() => new FashionMnistLocator(env.Path, cwd.Path, [system.Path]).Locate(null))!;
+
+        Assert.That(missing.Message, Does.StartWith($"$FASHION_MNIST_DIR={nowhere} does not hold Fashion-MNIST:"));
+        Assert.That(missing.Message, Does.Contain($"$FASHION_MNIST_DIR ({nowhere}): no such directory").And.Contain("Unset $FASHION_MNIST_DIR"));
+        Assert.That(partial.Message, Does.Contain($"$FASHION_MNIST_DIR ({env.Path}): missing train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]"));
+        Assert.That(partial.Message, Does.Not.Contain(system.Path), "the system copy is not used in its place");
+    }
+
+    [Test]
+    public void An_empty_data_option_is_an_error_not_a_search()
+    {
+        using var cwd = new TempDirectory();
+        var e = Assert.Throws<DataNotFoundException>(() => new FashionMnistLocator(null, cwd.Path, []).Locate(""))!;
+        Assert.That(e.Message, Is.EqualTo("--data was given an empty directory name"));
     }
 
     [Test]

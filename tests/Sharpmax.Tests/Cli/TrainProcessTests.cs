@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using NUnit.Framework;
+using Sharpmax.Cli;
+using Sharpmax.Cli.Output;
+
+namespace Sharpmax.Tests.Cli;
+
+/// <summary>
+/// <c>sharpmax train</c> as a real child process, for what only a process shows: a signal sent to it, and a disk
+/// that fills up under it (a small tmpfs, where the machine lets the test mount one).
+/// </summary>
+[NonParallelizable]
+public class TrainProcessTests
+{
+    private static readonly string[] RunFiles = ["confusion.csv", "confusion.png", "curves.png", "metrics.csv", "misclassified.png", "model.ckpt"];
+
+    private static string CliDll()
+    {
+        var directory = new DirectoryInfo(TestContext.CurrentContext.TestDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Sharpmax.slnx")))
+        {
+            directory = directory.Parent;
+        }
+        string dll = Path.Combine(directory?.FullName ?? "", "src/Sharpmax.Cli/bin/Release/net10.0/Sharpmax.Cli.dll");
+        Assume.That(File.Exists(dll), Is.True, $"the CLI is not built at {dll}");
+        return dll;
+    }
+
+    private static Process Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(CliDll());
+        foreach (string arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        return Process.Start(info)!;
+    }
+
+    private static void Signal(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", $"-{signal} {process.Id}")!;
+        kill.WaitForExit();
+        Assert.That(kill.ExitCode, Is.Zero, $"kill -{signal}");
+    }
+
+    [TestCase("INT", ExitCodes.Interrupted)]
+    [TestCase("TERM", ExitCodes.Terminated)]
+    public void A_signal_stops_after_the_batch_and_keeps_the_epochs_done(string signal, int expectedCode)
+    {
+        Assume.That(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "POSIX signals");
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.File("data"), train: 2000, test: 100);
+        string output = dir.File("out");
+        using var process = Start("train", "--data", dir.File("data"), "--out", output, "--device", "cpu", "--epochs", "1000000", "--batch-size", "64");
+        var stderr = process.StandardError.ReadToEndAsync();
+        // Wait for two finished epochs (their table rows), so there is something to keep.
+        var lines = new List<string>();
+        while (!lines.Any(l => l.TrimStart().StartsWith("2 ", StringComparison.Ordinal)))
+        {
+            string? line = process.StandardOutput.ReadLine();
+            Assert.That(line, Is.Not.Null, "the run ended before its second epoch: " + stderr.Result);
+            lines.Add(line!);
+        }
+        Signal(process, signal);
+        string rest = process.StandardOutput.ReadToEnd();
+        Assert.That(process.WaitForExit(60_000), Is.True, "the run stops promptly");
+
+        Assert.That(process.ExitCode, Is.EqualTo(expectedCode));
+        string error = stderr.Result;
+        var model = Checkpoint.Load(Path.Combine(output, "model.ckpt"));
+        var metrics = MetricsCsv.Read(Path.Combine(output, MetricsCsv.FileName));
+        Assert.That(error, Does.StartWith("sharpmax: interrupted ").And.Contain(FormattableString.Invariant($"model.ckpt keeps epoch {model.Epoch} ")));
+        Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), error);
+        Assert.That(error, Does.Not.Contain("   at "));
+        Assert.That(model.Epoch, Is.GreaterThanOrEqualTo(2));
+        Assert.That(metrics.Select(m => m.Epoch), Is.EqualTo(Enumerable.Range(1, model.Epoch)), "metrics.csv and model.ckpt describe the same epochs");
+        Assert.That(rest, Does.Not.Contain("done:"));
+        string[] names = Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        Assert.That(names, Is.EqualTo(RunFiles),
+            "the pictures for the epochs done, no temporary file, no INCOMPLETE.txt");
+    }
+
+    [Test]
+    public void A_full_disk_is_a_one_line_error_and_keeps_the_last_good_checkpoint()
+    {
+        Assume.That(OperatingSystem.IsLinux(), "tmpfs");
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.File("data"), train: 200, test: 50);
+        string disk = dir.File("disk");
+        Directory.CreateDirectory(disk);
+        // 48 KiB: the marker, one 31 KB checkpoint and metrics.csv fit; a second checkpoint (written beside the
+        // first before the rename) does not.
+        using (var mount = Process.Start("mount", $"-t tmpfs -o size=48k sharpmax-test {disk}")!)
+        {
+            mount.WaitForExit();
+            Assume.That(mount.ExitCode, Is.Zero, "this machine does not let the test mount a tmpfs");
+        }
+        try
+        {
+            using var process = Start("train", "--data", dir.File("data"), "--out", disk, "--device", "cpu", "--epochs", "3", "--quiet");
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+
+            string error = stderr.Result;
+            Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.BadInput), error);
+            Assert.That(error, Does.StartWith($"sharpmax: error: cannot write {disk}/").And.Contain("No space left on device"));
+            Assert.That(error, Does.Contain($"{disk}/model.ckpt keeps epoch 1 ").And.EndWith($"INCOMPLETE.txt marks the run unfinished.{Environment.NewLine}"));
+            Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), error);
+            Assert.That(stdout, Does.Contain("    1 "));
+            Assert.That(Checkpoint.Load(Path.Combine(disk, "model.ckpt")).Epoch, Is.EqualTo(1));
+            Assert.That(Directory.GetFiles(disk).Select(Path.GetFileName), Has.None.EndsWith(".tmp"), "no temporary file is left");
+            Assert.That(File.Exists(Path.Combine(disk, RunFolder.IncompleteMarker)), Is.True);
+        }
+        finally
+        {
+            using var umount = Process.Start("umount", disk)!;
+            umount.WaitForExit();
+        }
+    }
+
+    [Test]
+    public void A_file_size_limit_is_a_one_line_error_and_keeps_the_last_good_checkpoint()
+    {
+        Assume.That(OperatingSystem.IsLinux(), "ulimit");
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.File("data"), train: 200, test: 50);
+        // 40 KiB per file: the checkpoint (31 KB) fits, confusion.png (about 55 KB) does not. SIGXFSZ is ignored so
+        // that the write fails with EFBIG instead of killing the process; W^X off because its double mapping
+        // sizes a memory file past the limit.
+        var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"trap '' XFSZ; ulimit -f 40; exec dotnet '{CliDll()}' train --data '{dir.File("data")}' --out '{dir.File("out")}' --device cpu --epochs 2 --quiet");
+        info.Environment["DOTNET_EnableWriteXorExecute"] = "0";
+        using var process = Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+
+        string error = stderr.Result;
+        Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.BadInput), error);
+        Assert.That(error, Does.StartWith($"sharpmax: error: cannot write {dir.File("out")}/").And.Contain("model.ckpt keeps epoch 2 "));
+        Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), error);
+        Assert.That(Checkpoint.Load(dir.File("out/model.ckpt")).Epoch, Is.EqualTo(2));
+        Assert.That(Directory.GetFiles(dir.File("out")).Select(Path.GetFileName), Has.None.EndsWith(".tmp"));
+    }
+}
