@@ -23,6 +23,7 @@ public sealed class Trainer : IDisposable
     private const int K = IdxReader.PixelsPerImage;
     private const int C = IdxReader.ClassCount;
 
+    private readonly Device _device;
     private readonly TrainSettings _settings;
     private readonly int _trainCount;
     private readonly SeededRandom _random;
@@ -47,6 +48,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(settings);
+        _device = device;
         _settings = settings;
         _trainCount = data.Train.Count;
         _random = new SeededRandom(settings.Seed);
@@ -92,6 +94,7 @@ public sealed class Trainer : IDisposable
     public EpochMetrics RunEpoch(int epoch, Action<long, double>? progress = null, CancellationToken stop = default)
     {
         var clock = Stopwatch.StartNew();
+        var countsBefore = _device.OperationCounts;
         _random.Shuffle(_order);
         _index.CopyFrom(_order);
         _correct.Clear();
@@ -133,8 +136,9 @@ public sealed class Trainer : IDisposable
         {
             throw new TrainingDivergedException(Invariant($"the test loss after epoch {epoch} is {test.Loss}"));
         }
+        var counts = _device.OperationCounts - countsBefore;
         return new EpochMetrics(epoch, lossSum / _trainCount, (double)correct / _trainCount, test.Loss, test.Accuracy,
-            seconds, _trainCount / seconds);
+            seconds, _trainCount / seconds, counts.HostSynchronizations);
     }
 
     /// <summary>The current weights as a checkpoint, with the epoch's numbers.</summary>
