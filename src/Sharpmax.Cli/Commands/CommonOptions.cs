@@ -90,16 +90,26 @@ internal static class CommonOptions
         string text = result.Tokens[0].Value;
         if (!wellFormed(text))
         {
-            result.AddError($"{option.Name} must be {kind}, not '{text}'.");
+            result.AddError($"{option.Name} must be {kind}, not '{Printable(text)}'.");
             return null;
         }
         T? value = parse(text);
         if (value is null)
         {
-            result.AddError($"{option.Name} must be {requirement}, not '{text}'.");
+            result.AddError($"{option.Name} must be {requirement}, not '{Printable(text)}'.");
         }
         return value;
     }
+
+    /// <summary>The text with control characters escaped, so that an error stays one line.</summary>
+    private static string Printable(string text) => string.Concat(text.Select(c => c switch
+    {
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        _ when char.IsControl(c) => $"\\u{(int)c:X4}",
+        _ => c.ToString(),
+    }));
 
     /// <summary>Adds a validator that rejects values for which <paramref name="isValid"/> is false.</summary>
     public static Option<T> Require<T>(this Option<T> option, Func<T, bool> isValid, string requirement)

@@ -44,10 +44,21 @@ public sealed class FashionMnistDownloader
     /// <exception cref="DownloadException">A file could not be fetched or failed a check; no partial file is left.</exception>
     public async Task<FashionMnistFiles> DownloadAsync(string directory, CancellationToken cancellation = default)
     {
-        Directory.CreateDirectory(directory);
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new DownloadException($"{directory}: cannot create the download directory: {e.Message}", e);
+        }
         foreach (string name in FashionMnistFiles.Names)
         {
             string target = Path.Combine(directory, name + ".gz");
+            if (Directory.Exists(target))
+            {
+                throw new DownloadException($"{target} is a directory, not a file; move it away to download {name}.gz");
+            }
             if (File.Exists(target) || File.Exists(Path.Combine(directory, name)))
             {
                 _log.WriteLine($"{name}: already present in {directory}");
@@ -86,8 +97,15 @@ public sealed class FashionMnistDownloader
             {
                 throw new DownloadException($"{url}: not a valid IDX file ({e.Message}); the file was not kept", e);
             }
-            File.Move(temporary, target, overwrite: false);
-            _log.WriteLine($"{name}.gz: {bytes:N0} bytes from {url}, MD5 verified");
+            try
+            {
+                File.Move(temporary, target, overwrite: false);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new DownloadException($"{target}: cannot write the downloaded file: {e.Message}", e);
+            }
+            _log.WriteLine(FormattableString.Invariant($"{name}.gz: {bytes:N0} bytes from {url}, MD5 verified"));
         }
         finally
         {
@@ -136,13 +154,13 @@ public sealed class FashionMnistDownloader
                 total += n;
             }
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ArgumentOutOfRangeException) // ArgumentOutOfRange: a file-size limit (EFBIG)
         {
-            throw new DownloadException($"download failed after {total:N0} bytes: {e.Message}", e);
+            throw new DownloadException(FormattableString.Invariant($"download failed after {total:N0} bytes: {e.Message}"), e);
         }
         catch (HttpRequestException e)
         {
-            throw new DownloadException($"download failed after {total:N0} bytes: {e.Message}", e);
+            throw new DownloadException(FormattableString.Invariant($"download failed after {total:N0} bytes: {e.Message}"), e);
         }
         return (Convert.ToHexStringLower(hash.GetHashAndReset()), total);
     }

@@ -56,9 +56,18 @@ public static class GrayImageFile
             throw new UserErrorException($"{path}: not a valid PNG: the IHDR header does not follow the signature (truncated or damaged file)");
         }
         CheckSize(path, BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(16)), BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(20)));
-        using var bitmap = SKBitmap.Decode(bytes, new SKImageInfo(0, 0, SKColorType.Rgba8888, SKAlphaType.Unpremul))
-            ?? SKBitmap.Decode(bytes)
-            ?? throw new UserErrorException($"{path}: the PNG data cannot be decoded");
+        // SkiaSharp throws (ArgumentNullException for its missing codec) rather than return null for some
+        // undecodable data: both mean the same to the user.
+        SKBitmap? decoded;
+        try
+        {
+            decoded = SKBitmap.Decode(bytes, new SKImageInfo(0, 0, SKColorType.Rgba8888, SKAlphaType.Unpremul)) ?? SKBitmap.Decode(bytes);
+        }
+        catch (ArgumentException)
+        {
+            decoded = null;
+        }
+        using var bitmap = decoded ?? throw new UserErrorException($"{path}: the PNG data cannot be decoded");
         CheckSize(path, bitmap.Width, bitmap.Height);
         var pixels = new byte[IdxReader.PixelsPerImage];
         for (int y = 0; y < IdxReader.Rows; y++)

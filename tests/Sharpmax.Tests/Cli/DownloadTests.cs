@@ -36,6 +36,24 @@ public class DownloadTests
     }
 
     [Test]
+    public void A_directory_named_like_a_file_or_a_file_named_like_the_folder_is_a_download_error()
+    {
+        var (files, md5) = Fixtures();
+        using var server = new LoopbackHttpServer(files);
+        using var dir = new TempDirectory();
+        string target = Path.Combine(dir.Path, "fm");
+        Directory.CreateDirectory(Path.Combine(target, FashionMnistFiles.TestLabelsName + ".gz"));
+        File.WriteAllText(dir.File("file"), "");
+
+        var inPlace = Assert.Throws<DownloadException>(() => Download(server, target, md5))!;
+        var onFile = Assert.Throws<DownloadException>(() => Download(server, Path.Combine(dir.File("file"), "fm"), md5))!;
+
+        Assert.That(inPlace.Message, Is.EqualTo($"{target}/t10k-labels-idx1-ubyte.gz is a directory, not a file; move it away to download t10k-labels-idx1-ubyte.gz"));
+        Assert.That(onFile.Message, Does.StartWith($"{dir.File("file")}/fm: cannot create the download directory: "));
+        Assert.That(Directory.GetFiles(target), Has.None.EndsWith(".part"), "no partial file is left");
+    }
+
+    [Test]
     public void Downloads_verifies_and_writes_the_four_files()
     {
         var (files, md5) = Fixtures();

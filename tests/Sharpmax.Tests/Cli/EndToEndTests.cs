@@ -126,7 +126,7 @@ public class EndToEndTests
         IdxFixture.WriteDataSet(dir.File("data"), train: 10, test: 5);
         var (code, stdout, stderr) = CliRunner.Run("train", "--data", dir.File("data"), "--epochs", "1", "--batch-size", "256", "--device", "cpu", "--out", dir.File("out"));
         Assert.That(code, Is.Zero, stderr);
-        Assert.That(stdout, Does.Contain("10 training images"));
+        Assert.That(stdout, Does.Contain("10 training images, 1 epochs, batch 10 (--batch-size 256 is more than the training set), lr 0.1,"), "the recipe line says the batch actually used");
         Assert.That(MetricsCsv.Read(Path.Combine(dir.File("out"), MetricsCsv.FileName)), Has.Count.EqualTo(1));
     }
 }

@@ -87,7 +87,7 @@ public class InputLimitsTests
 
     [TestCase(1_000_000u, 1_000_000u, "the image is 1000000×1000000 pixels; the model takes 28×28 grayscale")]
     [TestCase(16_000u, 16_000u, "the image is 16000×16000 pixels; the model takes 28×28 grayscale")]
-    [TestCase(0xFFFFFFFFu, 28u, "the image is 4294967295×28 pixels")]
+    [TestCase(0xFFFFFFFFu, 28u, "the image is 4294967295×28 pixels; the model takes 28×28 grayscale")]
     public void A_png_declaring_a_huge_size_is_rejected_before_decoding(uint width, uint height, string expected)
     {
         using var dir = new TempDirectory();

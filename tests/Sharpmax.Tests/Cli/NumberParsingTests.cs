@@ -41,6 +41,7 @@ public class NumberParsingTests(string culture)
     [TestCase("--lr", "1.000,5", "--lr must be a plain number")]
     [TestCase("--lr", " 0.1", "--lr must be a plain number")]
     [TestCase("--lr", "0.1\n", "--lr must be a plain number")]
+    [TestCase("--epochs", "2\r\n", "--epochs must be a whole number (digits only), not '2\\r\\n'.")]
     [TestCase("--lr", "NaN", "--lr must be a plain number")]
     [TestCase("--lr", "Infinity", "--lr must be a plain number")]
     [TestCase("--lr", "∞", "--lr must be a plain number")]

@@ -44,6 +44,33 @@ public class TrainProcessTests
         Assert.That(kill.ExitCode, Is.Zero, $"kill -{signal}");
     }
 
+    [Test]
+    public void Under_a_german_locale_the_process_parses_and_speaks_as_under_any_other()
+    {
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.File("data"), train: 20, test: 10);
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string arg in new[] { CliDll(), "train", "--data", dir.File("data"), "--out", dir.File("out"), "--device", "cpu", "--epochs", "1", "--lr", "0.1", "--weight-decay", "0.0001" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        info.Environment["LANG"] = info.Environment["LC_ALL"] = "de_DE.UTF-8";
+        using var train = Process.Start(info)!;
+        string output = train.StandardOutput.ReadToEnd();
+        train.WaitForExit();
+        Assert.That(train.ExitCode, Is.Zero);
+        Assert.That(output, Does.Contain("lr 0.1, weight decay 0.0001,"));
+
+        info.ArgumentList.Clear();
+        info.ArgumentList.Add(CliDll());
+        info.ArgumentList.Add("train");
+        info.ArgumentList.Add("--frobnicate");
+        using var bad = Process.Start(info)!;
+        string error = bad.StandardError.ReadToEnd();
+        bad.WaitForExit();
+        Assert.That(error, Does.StartWith("sharpmax: error: Unrecognized command or argument '--frobnicate'."), "System.CommandLine's messages in the docs' language");
+    }
+
     [TestCase("INT", ExitCodes.Interrupted)]
     [TestCase("TERM", ExitCodes.Terminated)]
     public void A_signal_stops_after_the_batch_and_keeps_the_epochs_done(string signal, int expectedCode)
@@ -59,7 +86,10 @@ public class TrainProcessTests
         while (!lines.Any(l => l.TrimStart().StartsWith("2 ", StringComparison.Ordinal)))
         {
             string? line = process.StandardOutput.ReadLine();
-            Assert.That(line, Is.Not.Null, "the run ended before its second epoch: " + stderr.Result);
+            if (line is null)
+            {
+                Assert.Fail("the run ended before its second epoch: " + stderr.Result);
+            }
             lines.Add(line!);
         }
         Signal(process, signal);
