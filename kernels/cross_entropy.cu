@@ -38,6 +38,8 @@
 // Shared by both paths, one block each, fixed summation order (no float atomics):
 //   xent_count_valid_i32    *count = number of rows with a label in [0, C) other than ignore_index
 //   xent_reduce_f32         *out = Σ loss (sum) or Σ loss / count (mean; 0 when every row is ignored)
+//   xent_reduce_accumulate_f32  the same reduction, added (× weight) to device-side totals with the
+//                               call's bad-label status and a non-finite loss, so nothing is read per call
 //                           blockDim.x a power of two <= 1024 (1 is fine).
 #include "rowwise.cuh"
 
@@ -344,10 +346,9 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_count_valid_i32(const
 }
 
 // Accumulates in double: the sum of N float losses keeps float precision.
-extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
-                                           int C, int ignore_index, int mean, float* __restrict__ out) {
-    __shared__ double partial[XENT_REDUCE_MAX_THREADS];
-    __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];
+// The whole block calls it; thread 0 gets the reduced loss (the others 0).
+__device__ __forceinline__ float xent_reduce_block(const float* __restrict__ loss, const int* __restrict__ labels, int N, int C,
+                                                   int ignore_index, int mean, double* partial, int* partial_count) {
     int t = threadIdx.x;
     double sum = 0.0;
     int n = 0;
@@ -364,9 +365,54 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const floa
             partial_count[t] += partial_count[t + stride];
         }
     }
-    if (t != 0) return;
-    if (!mean) *out = static_cast<float>(partial[0]);
-    else *out = partial_count[0] > 0 ? static_cast<float>(partial[0] / partial_count[0]) : 0.0f;
+    if (t != 0) return 0.0f;
+    if (!mean) return static_cast<float>(partial[0]);
+    return partial_count[0] > 0 ? static_cast<float>(partial[0] / partial_count[0]) : 0.0f;
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
+                                           int C, int ignore_index, int mean, float* __restrict__ out) {
+    __shared__ double partial[XENT_REDUCE_MAX_THREADS];
+    __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];
+    float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, partial, partial_count);
+    if (threadIdx.x == 0) *out = reduced;
+}
+
+// Totals of a sequence of calls, kept on the device so that nothing is read
+// back per call (kernels/README.md, "device-side totals"); all zero = reset.
+struct xent_totals {
+    double loss_sum;                // Σ reduced loss · weight, in call order
+    unsigned long long status;      // this call's bad-label report (the row kernel's status), cleared here
+    unsigned long long bad_label;   // the status of the first call that had a bad label
+    int calls;                      // calls accumulated since the reset
+    int bad_label_call;             // that call's index + 1 (0: none)
+    int nonfinite_call;             // index + 1 of the first call whose reduced loss is NaN or ±inf (0: none)
+    float nonfinite_loss;           // that loss
+};
+
+// xent_reduce_f32, then thread 0 folds the call into *totals: the same double
+// sum the host would form as Σ (double)loss · weight, in the same order.
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_accumulate_f32(const float* __restrict__ loss, const int* __restrict__ labels,
+                                                      int N, int C, int ignore_index, int mean, double weight,
+                                                      xent_totals* totals) {
+    __shared__ double partial[XENT_REDUCE_MAX_THREADS];
+    __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];
+    float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, partial, partial_count);
+    if (threadIdx.x != 0) return;
+    int call = totals->calls;
+    totals->loss_sum += static_cast<double>(reduced) * weight;
+    if (totals->nonfinite_call == 0 && !(reduced - reduced == 0.0f)) {  // NaN or ±inf: x - x is NaN
+        totals->nonfinite_call = call + 1;
+        totals->nonfinite_loss = reduced;
+    }
+    if (totals->status != 0) {
+        if (totals->bad_label_call == 0) {
+            totals->bad_label_call = call + 1;
+            totals->bad_label = totals->status;
+        }
+        totals->status = 0;
+    }
+    totals->calls = call + 1;
 }
 
 SHARPMAX_EXPORT(xent_log_f32, SHARPMAX_NO_SYNC)
@@ -380,12 +426,14 @@ SHARPMAX_EXPORT(xent_fused_forward_backward_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_fused_forward_backward_f32_online, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_count_valid_i32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_reduce_f32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(xent_reduce_accumulate_f32, SHARPMAX_SYNC)
 // Static __shared__ bytes and launch bounds, for modules bound without PTX
 // (the checked mode compares them with the PTX: kernels/README.md).
 SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_block, sizeof(float) * 32)
 SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_online, sizeof(float) * 64)
 SHARPMAX_STATIC_SHARED(xent_count_valid_i32, sizeof(int) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_STATIC_SHARED(xent_reduce_f32, (sizeof(double) + sizeof(int)) * XENT_REDUCE_MAX_THREADS)
+SHARPMAX_STATIC_SHARED(xent_reduce_accumulate_f32, (sizeof(double) + sizeof(int)) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp32, 256)
 SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp256, 256)
 SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp1024, 256)

@@ -170,6 +170,9 @@ SMHOST_API SMresult smhost_cuMemcpyDtoH_v2(void* destination, SMdeviceptr source
 SMHOST_API SMresult smhost_cuMemcpyDtoD_v2(SMdeviceptr destination, SMdeviceptr source, size_t bytes);
 SMHOST_API SMresult smhost_cuMemsetD8_v2(SMdeviceptr destination, unsigned char value, size_t count);
 SMHOST_API SMresult smhost_cuMemsetD32_v2(SMdeviceptr destination, unsigned int value, size_t count);
+/* Page-locked host memory; the CPU device mallocs (all its host memory is reachable by its copies). */
+SMHOST_API SMresult smhost_cuMemAllocHost_v2(void** pointer, size_t bytes);
+SMHOST_API SMresult smhost_cuMemFreeHost(void* pointer);
 
 SMHOST_API SMresult smhost_cuLaunchKernel(SMfunction function, unsigned int grid_x, unsigned int grid_y,
                                           unsigned int grid_z, unsigned int block_x, unsigned int block_y,

@@ -685,6 +685,26 @@ SMresult smhost_cuMemsetD32_v2(SMdeviceptr destination, unsigned int value, size
     return SMHOST_SUCCESS;
 }
 
+// Page-locked host memory: every host byte is equally reachable by the CPU
+// device's copies, so this only mallocs (and frees). It exists so that the
+// C# code that reads results into pinned memory on a GPU runs unchanged here.
+SMresult smhost_cuMemAllocHost_v2(void** pointer, size_t bytes) {
+    Call call("cuMemAllocHost");
+    if (SMresult r = call.require_context()) return r;
+    if (pointer == nullptr) return call.fail(SMHOST_ERROR_INVALID_VALUE, "pointer is NULL");
+    if (bytes == 0) return call.fail(SMHOST_ERROR_INVALID_VALUE, "0 bytes requested");
+    *pointer = std::malloc(bytes);
+    if (*pointer == nullptr) return call.fail(SMHOST_ERROR_OUT_OF_MEMORY, "the host could not allocate " + std::to_string(bytes) + " bytes");
+    return SMHOST_SUCCESS;
+}
+
+SMresult smhost_cuMemFreeHost(void* pointer) {
+    Call call("cuMemFreeHost");
+    if (SMresult r = call.require_context()) return r;
+    std::free(pointer);
+    return SMHOST_SUCCESS;
+}
+
 SMresult smhost_cuLaunchKernel(SMfunction function, unsigned int grid_x, unsigned int grid_y, unsigned int grid_z,
                                unsigned int block_x, unsigned int block_y, unsigned int block_z,
                                unsigned int shared_bytes, SMstream, void** kernel_params, void** extra) {

@@ -29,6 +29,11 @@ internal static class TrainCommand
         var overwrite = new Option<bool>("--overwrite") { Description = "Let this run delete the files of an earlier run in --out (metrics.csv, model.ckpt, the pictures) before it starts; other files stay." };
         var labelSmoothing = new Option<float>("--label-smoothing") { Description = "Label smoothing ε in [0, 1): the target puts 1-ε on the label and ε/10 on every class.", DefaultValueFactory = _ => defaults.LabelSmoothing }
             .RealNumber(v => v is >= 0 and < 1, "in [0, 1)");
+        var syncEvery = new Option<int?>("--sync-every")
+        {
+            Description = "Read the loss and the label checks back from the device every K batches (default: once per epoch); an error still names its batch, and the numbers are the same for any K.",
+            HelpName = "K",
+        }.WholeNumber(1, int.MaxValue, $"between 1 and {int.MaxValue}");
         var quiet = new Option<bool>("--quiet") { Description = "No progress bar: only the per-epoch lines." };
         var download = new Option<bool>("--download") { Description = $"Fetch the four files into --data DIR (default ./{FashionMnistLocator.LocalDirectory}) when they are missing, checking the published MD5s." };
         var downloadUrl = new Option<string>("--download-url")
@@ -40,7 +45,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train softmax regression (784 -> 10, d2l's recipe) and write metrics.csv, curves.png, misclassified.png, confusion.csv/png and model.ckpt.")
         {
-            data, epochs, batchSize, lr, weightDecay, loss, device, seed, output, overwrite, labelSmoothing, quiet, download, downloadUrl,
+            data, epochs, batchSize, lr, weightDecay, loss, device, seed, output, overwrite, labelSmoothing, syncEvery, quiet, download, downloadUrl,
         };
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
@@ -58,6 +63,7 @@ internal static class TrainCommand
                 OutputDirectory = parse.GetValue(output)!,
                 Overwrite = parse.GetValue(overwrite),
                 Quiet = parse.GetValue(quiet),
+                SyncEvery = parse.GetValue(syncEvery),
             };
             // Before the data is loaded: a folder that cannot take the run fails in a second, not after loading.
             RunFolder.Check(settings.OutputDirectory, settings.Overwrite);

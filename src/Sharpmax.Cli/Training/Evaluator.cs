@@ -23,6 +23,7 @@ public sealed class Evaluator : IDisposable
     private readonly DeviceBuffer<int> _chunkLabels;
     private readonly DeviceBuffer<int> _chunkPredictions;
     private readonly DeviceBuffer<int> _correct;
+    private readonly CrossEntropyTotals _totals;
     private readonly Linear _linear;
     private readonly FusedCrossEntropy _loss;
     private DeviceBuffer<float>? _weights;
@@ -41,6 +42,7 @@ public sealed class Evaluator : IDisposable
         _chunkLabels = device.Allocate<int>(chunk);
         _chunkPredictions = device.Allocate<int>(chunk);
         _correct = device.AllocateZeroed<int>(1);
+        _totals = new CrossEntropyTotals(device);
         _linear = new Linear(device);
         _loss = new FusedCrossEntropy(device, new CrossEntropyOptions { Reduction = Reduction.Sum });
     }
@@ -62,7 +64,7 @@ public sealed class Evaluator : IDisposable
         const int k = IdxReader.PixelsPerImage, c = IdxReader.ClassCount;
         var w = new DeviceMatrix(weights, k, c);
         _correct.Clear();
-        double lossSum = 0;
+        _totals.Reset();
         int[]? predictions = withPredictions ? new int[_set.Count] : null;
         for (int offset = 0; offset < _set.Count; offset += ChunkRows)
         {
@@ -71,7 +73,8 @@ public sealed class Evaluator : IDisposable
             var logits = new DeviceMatrix(_logits, n, c);
             Gather.Forward(_labels, null, offset, _chunkLabels, n);
             _linear.Forward(x, w, bias, logits);
-            lossSum += _loss.Forward(_logits, _chunkLabels, n, c);
+            // The chunk's loss sum is added on the device (in chunk order, as a host sum would): no read per chunk.
+            _loss.ForwardInto(_logits, _chunkLabels, n, c, _totals);
             Accuracy.AddCorrect(logits, _chunkLabels, _correct);
             if (predictions is not null)
             {
@@ -79,13 +82,21 @@ public sealed class Evaluator : IDisposable
                 _chunkPredictions.CopyTo(predictions.AsSpan(offset, n));
             }
         }
+        var totals = _totals.Read();
+        if (totals.BadLabel is { } bad)
+        {
+            // The label files are checked when read; labels given in code may not be.
+            throw new UserErrorException(FormattableString.Invariant(
+                $"image {bad.Call * ChunkRows + bad.Row} of the evaluated set has label {bad.Label}, outside [0, {c})"));
+        }
         int correct = _correct.ToArray()[0];
-        return new EvalResult(lossSum / _set.Count, (double)correct / _set.Count, correct, predictions);
+        return new EvalResult(totals.LossSum / _set.Count, (double)correct / _set.Count, correct, predictions);
     }
 
     public void Dispose()
     {
         _loss.Dispose();
+        _totals.Dispose();
         _weights?.Dispose();
         _bias?.Dispose();
         _correct.Dispose();

@@ -27,6 +27,11 @@ public sealed record TrainSettings
     public bool Overwrite { get; init; }
     public bool Quiet { get; init; }
 
+    /// <summary>Read the epoch's loss sum and label checks back every this many batches (at least 1); null, the
+    /// default, reads them once, after the last batch. Smaller values find a divergence sooner but make the host
+    /// wait for the device more often; the numbers are the same.</summary>
+    public int? SyncEvery { get; init; }
+
     /// <summary>Standard deviation of the initial weights, W ~ N(0, 0.01²).</summary>
     public const float InitialWeightStd = 0.01f;
 }

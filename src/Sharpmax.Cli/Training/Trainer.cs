@@ -14,7 +14,9 @@ namespace Sharpmax.Cli.Training;
 /// The data path is built for speed: both image sets live on the device as bytes for the whole run; each epoch
 /// uploads one shuffled index (60 000 ints) and gathers every batch from it on the device, so no image crosses
 /// the bus after the start and no buffer or batch descriptor is allocated per batch. What the host reads per
-/// batch is the batch loss (one float, which the cross-entropy op returns after checking the labels).
+/// batch is nothing: the cross-entropy's device-side form adds each batch's loss to a sum on the device and
+/// records a bad label or a non-finite loss there, against its batch; the trainer reads that record every
+/// <see cref="TrainSettings.SyncEvery"/> batches (by default once per epoch), so a GPU can run ahead of the host.
 /// The shuffle and the initial weights come from <see cref="SeededRandom"/>, and every kernel reduces in a
 /// fixed order, so one seed on one device gives bitwise the same metrics run after run.
 /// </remarks>
@@ -23,6 +25,7 @@ public sealed class Trainer : IDisposable
     private const int K = IdxReader.PixelsPerImage;
     private const int C = IdxReader.ClassCount;
 
+    private readonly Device _device;
     private readonly TrainSettings _settings;
     private readonly int _trainCount;
     private readonly SeededRandom _random;
@@ -38,6 +41,7 @@ public sealed class Trainer : IDisposable
     private readonly DeviceBuffer<float> _gradWeights;
     private readonly DeviceBuffer<float> _gradBias;
     private readonly DeviceBuffer<int> _correct;
+    private readonly CrossEntropyTotals _totals;
     private readonly PixelRows[] _batches;
     private readonly Linear _linear;
     private readonly ICrossEntropy _loss;
@@ -47,6 +51,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(settings);
+        _device = device;
         _settings = settings;
         _trainCount = data.Train.Count;
         _random = new SeededRandom(settings.Seed);
@@ -64,6 +69,7 @@ public sealed class Trainer : IDisposable
         _gradWeights = device.Allocate<float>(K * C);
         _gradBias = device.Allocate<float>(C);
         _correct = device.AllocateZeroed<int>(1);
+        _totals = new CrossEntropyTotals(device);
         // One descriptor per batch position, made once: the index buffer's content changes, its layout does not.
         _batches = new PixelRows[(_trainCount + batchRows - 1) / batchRows];
         for (int i = 0; i < _batches.Length; i++)
@@ -82,20 +88,28 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// One pass over the shuffled training set, then the test set. Train loss and accuracy are the running ones
-    /// over the epoch (each batch measured before its update), as d2l reports them.
+    /// over the epoch (each batch measured before its update), as d2l reports them. The batches queue on the device
+    /// without reading anything back: the loss sum, the correct count and the label checks stay on the device and
+    /// are read every <see cref="TrainSettings.SyncEvery"/> batches (by default once, after the last batch), and
+    /// an error found then still names the batch that caused it.
     /// </summary>
     /// <param name="epoch">The epoch's number, for messages and the metrics row.</param>
-    /// <param name="progress">Called after each batch with the images done so far and the rate in images/s.</param>
+    /// <param name="progress">Called after each batch with the images queued so far and the rate in images/s.</param>
     /// <param name="stop">Checked after each batch but the last: when set, the epoch ends there, unfinished.</param>
     /// <exception cref="TrainingDivergedException">A batch loss or the test loss is NaN or infinite.</exception>
+    /// <exception cref="UserErrorException">A training label is outside [0, 10) (the IDX reader refuses such files; labels
+    /// given in code may have them); the message names the image and the batch.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="stop"/> was set; the message says after which batch.</exception>
     public EpochMetrics RunEpoch(int epoch, Action<long, double>? progress = null, CancellationToken stop = default)
     {
         var clock = Stopwatch.StartNew();
+        var countsBefore = _device.OperationCounts;
         _random.Shuffle(_order);
         _index.CopyFrom(_order);
         _correct.Clear();
-        double lossSum = 0;
+        _totals.Reset();
+        int readEvery = _settings.SyncEvery ?? _batches.Length;
+        CrossEntropyTotalsResult? totals = null;
         long done = 0;
         var w = new DeviceMatrix(_weights, K, C);
         var dw = new DeviceMatrix(_gradWeights, K, C);
@@ -107,20 +121,23 @@ public sealed class Trainer : IDisposable
             var grad = new DeviceMatrix(_gradLogits, n, C);
             Gather.Forward(_labels, _index, x.Offset, _batchLabels, n);
             _linear.Forward(x, w, _bias, logits);
-            float loss = _loss.ForwardBackward(_logits, _batchLabels, n, C, _gradLogits);
-            if (!float.IsFinite(loss))
-            {
-                throw new TrainingDivergedException(Invariant($"the loss of batch {b + 1} of {_batches.Length} in epoch {epoch} is {loss}"));
-            }
+            // Adds loss × n to the epoch's sum on the device, in batch order: the host's Σ (double)loss·n, bit for bit.
+            _loss.ForwardBackwardInto(_logits, _batchLabels, n, C, _gradLogits, _totals, weight: n);
             Accuracy.AddCorrect(logits, _batchLabels, _correct);
             _linear.BackwardWeight(x, grad, dw);
             _linear.BackwardBias(grad, _gradBias);
             Sgd.Step(_weights, _gradWeights, _settings.LearningRate, _settings.WeightDecay);
             Sgd.Step(_bias, _gradBias, _settings.LearningRate);
-            lossSum += (double)loss * n;
             done += n;
             progress?.Invoke(done, done / clock.Elapsed.TotalSeconds);
-            if (stop.IsCancellationRequested && b + 1 < _batches.Length)
+            bool last = b + 1 == _batches.Length;
+            bool stopping = !last && stop.IsCancellationRequested;
+            if (last || stopping || (b + 1) % readEvery == 0)
+            {
+                // An error is reported before a stop request, so an interrupted epoch does not hide it.
+                totals = ReadTotals(epoch);
+            }
+            if (stopping)
             {
                 throw new OperationCanceledException(Invariant($"in epoch {epoch} after batch {b + 1} of {_batches.Length}"), stop);
             }
@@ -133,8 +150,27 @@ public sealed class Trainer : IDisposable
         {
             throw new TrainingDivergedException(Invariant($"the test loss after epoch {epoch} is {test.Loss}"));
         }
-        return new EpochMetrics(epoch, lossSum / _trainCount, (double)correct / _trainCount, test.Loss, test.Accuracy,
-            seconds, _trainCount / seconds);
+        var counts = _device.OperationCounts - countsBefore;
+        return new EpochMetrics(epoch, totals!.LossSum / _trainCount, (double)correct / _trainCount, test.Loss, test.Accuracy,
+            seconds, _trainCount / seconds, counts.HostSynchronizations);
+    }
+
+    /// <summary>Reads the epoch's device-side totals (one copy) and throws for the first batch that went wrong:
+    /// a bad label before a non-finite loss in the same batch, as the synchronous cross-entropy checks them.</summary>
+    private CrossEntropyTotalsResult ReadTotals(int epoch)
+    {
+        var totals = _totals.Read();
+        if (totals.BadLabel is { } bad && (totals.NonFinite is null || bad.Call <= totals.NonFinite.Call))
+        {
+            int image = _order[_batches[bad.Call].Offset + bad.Row];
+            throw new UserErrorException(Invariant(
+                $"training stopped: training image {image} (row {bad.Row} of batch {bad.Call + 1} of {_batches.Length} in epoch {epoch}) has label {bad.Label}, outside [0, {C})"));
+        }
+        if (totals.NonFinite is { } nonFinite)
+        {
+            throw new TrainingDivergedException(Invariant($"the loss of batch {nonFinite.Call + 1} of {_batches.Length} in epoch {epoch} is {nonFinite.Loss}"));
+        }
+        return totals;
     }
 
     /// <summary>The current weights as a checkpoint, with the epoch's numbers.</summary>
@@ -165,6 +201,7 @@ public sealed class Trainer : IDisposable
     {
         Evaluator.Dispose();
         _loss.Dispose();
+        _totals.Dispose();
         foreach (var buffer in new IDisposable[] { _correct, _gradBias, _gradWeights, _bias, _weights, _gradLogits, _logits, _batchLabels, _index, _labels, _images })
         {
             buffer.Dispose();

@@ -90,6 +90,16 @@ public sealed class Device : IDisposable
         }
     }
 
+    /// <summary>
+    /// The driver operations this device was asked for since it was opened (launches, copies each way, memsets,
+    /// synchronizations), counted where each call is made. Subtract two snapshots for the work in between; a
+    /// snapshot's <see cref="DeviceOperationCounts.HostSynchronizations"/> says how often the host waited.
+    /// </summary>
+    public DeviceOperationCounts OperationCounts => Counters.Snapshot();
+
+    /// <summary>The live counters behind <see cref="OperationCounts"/>.</summary>
+    internal DeviceOperationCounters Counters { get; } = new();
+
     /// <summary>The kernel names declared by the embedded PTX (empty when the assembly was built without PTX).</summary>
     internal IReadOnlyList<string> PtxEntryNames { get; } = PtxImages.All.SelectMany(image => image.Entries).ToArray();
 
@@ -289,11 +299,13 @@ public sealed class Device : IDisposable
             AllowDynamicShared(kernel, sharedBytes);
 
         var api = context.Api;
+        Counters.Launch();
         var launched = api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes, 0, pointers, null);
         if (launched != 0)
             throw CudaCheck.Failure(api, launched, $"cuLaunchKernel({DescribeLaunch(kernel, grid, block, sharedBytes)})");
         if (LaunchBlocking)
         {
+            Counters.Synchronization();
             var synchronized = api.cuCtxSynchronize();
             if (synchronized != 0)
                 throw CudaCheck.Failure(api, synchronized,
@@ -325,6 +337,7 @@ public sealed class Device : IDisposable
     public unsafe void Synchronize()
     {
         var context = ContextForUse();
+        Counters.Synchronization();
         CudaCheck.Check(context.Api, context.Api.cuCtxSynchronize());
     }
 

@@ -77,6 +77,7 @@ public sealed class DeviceBuffer<T> : IDisposable, IDeviceMemory
         if (source.IsEmpty)
             return;
         var context = Device.ContextForUse();
+        Device.Counters.HostToDevice();
         fixed (T* host = source)
             CudaCheck.Check(context.Api, context.Api.cuMemcpyHtoD_v2(destination, host, Bytes(source.Length)));
     }
@@ -92,6 +93,7 @@ public sealed class DeviceBuffer<T> : IDisposable, IDeviceMemory
         if (destination.IsEmpty)
             return;
         var context = Device.ContextForUse();
+        Device.Counters.DeviceToHost();
         fixed (T* host = destination)
             CudaCheck.Check(context.Api, context.Api.cuMemcpyDtoH_v2(host, source, Bytes(destination.Length)));
     }
@@ -112,6 +114,7 @@ public sealed class DeviceBuffer<T> : IDisposable, IDeviceMemory
         if (Length == 0)
             return;
         var context = Device.ContextForUse();
+        Device.Counters.DeviceToDevice();
         CudaCheck.Check(context.Api, context.Api.cuMemcpyDtoD_v2(target, source, Bytes(Length)));
     }
 
@@ -133,6 +136,7 @@ public sealed class DeviceBuffer<T> : IDisposable, IDeviceMemory
         if (Length == 0)
             return;
         var context = Device.ContextForUse();
+        Device.Counters.Memset();
         CudaCheck.Check(context.Api, context.Api.cuMemsetD8_v2(pointer, 0, Bytes(Length)));
     }
 
@@ -149,6 +153,7 @@ public sealed class DeviceBuffer<T> : IDisposable, IDeviceMemory
         if (Length == 0)
             return;
         var context = Device.ContextForUse();
+        Device.Counters.Memset();
         if (size == 1)
             CudaCheck.Check(context.Api, context.Api.cuMemsetD8_v2(pointer, Unsafe.As<T, byte>(ref value), (nuint)Length));
         else

@@ -32,6 +32,7 @@ public sealed class DeviceEvent : IDisposable
     {
         var context = Device.ContextForUse();
         var cuEvent = Handle();
+        Device.Counters.Synchronization();
         CudaCheck.Check(context.Api, context.Api.cuEventSynchronize(cuEvent));
     }
 

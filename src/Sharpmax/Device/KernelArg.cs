@@ -38,6 +38,10 @@ public readonly struct KernelArg : IEquatable<KernelArg>
     /// <param name="value">The value.</param>
     public static implicit operator KernelArg(float value) => FromSingle(value);
 
+    /// <summary>A <c>double</c> argument.</summary>
+    /// <param name="value">The value.</param>
+    public static implicit operator KernelArg(double value) => FromDouble(value);
+
     /// <summary>An <c>int</c> argument.</summary>
     /// <param name="value">The value.</param>
     /// <returns>The argument.</returns>
@@ -62,6 +66,11 @@ public readonly struct KernelArg : IEquatable<KernelArg>
     /// <param name="value">The value.</param>
     /// <returns>The argument.</returns>
     public static KernelArg FromSingle(float value) => new(BitConverter.SingleToUInt32Bits(value));
+
+    /// <summary>A <c>double</c> argument.</summary>
+    /// <param name="value">The value.</param>
+    /// <returns>The argument.</returns>
+    public static KernelArg FromDouble(double value) => new(BitConverter.DoubleToUInt64Bits(value));
 
     /// <summary>Compares two arguments by value and owner.</summary>
     /// <param name="left">One argument.</param>

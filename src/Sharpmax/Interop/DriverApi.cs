@@ -53,6 +53,8 @@ internal sealed unsafe class DriverApi
     public delegate* unmanaged<ulong, ulong, nuint, int> cuMemcpyDtoD_v2;
     public delegate* unmanaged<ulong, byte, nuint, int> cuMemsetD8_v2;
     public delegate* unmanaged<ulong, uint, nuint, int> cuMemsetD32_v2;
+    public delegate* unmanaged<void**, nuint, int> cuMemAllocHost_v2;
+    public delegate* unmanaged<void*, int> cuMemFreeHost;
 
     public delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int> cuLaunchKernel;
 
@@ -108,6 +110,8 @@ internal sealed unsafe class DriverApi
             cuMemcpyDtoD_v2 = (delegate* unmanaged<ulong, ulong, nuint, int>)Get("cuMemcpyDtoD_v2"),
             cuMemsetD8_v2 = (delegate* unmanaged<ulong, byte, nuint, int>)Get("cuMemsetD8_v2"),
             cuMemsetD32_v2 = (delegate* unmanaged<ulong, uint, nuint, int>)Get("cuMemsetD32_v2"),
+            cuMemAllocHost_v2 = (delegate* unmanaged<void**, nuint, int>)Get("cuMemAllocHost_v2"),
+            cuMemFreeHost = (delegate* unmanaged<void*, int>)Get("cuMemFreeHost"),
             cuLaunchKernel = (delegate* unmanaged<nint, uint, uint, uint, uint, uint, uint, uint, nint, void**, void**, int>)Get("cuLaunchKernel"),
             cuEventCreate = (delegate* unmanaged<nint*, uint, int>)Get("cuEventCreate"),
             cuEventDestroy_v2 = (delegate* unmanaged<nint, int>)Get("cuEventDestroy_v2"),

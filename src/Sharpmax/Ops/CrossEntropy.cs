@@ -79,6 +79,44 @@ public interface ICrossEntropy : IDisposable
     /// <exception cref="CudaException">A launch failed.</exception>
     float ForwardBackward(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, DeviceBuffer<float> grad,
         int ld = 0, int ldg = 0, float gradScale = 1f, DeviceBuffer<float>? rowLoss = null);
+
+    /// <summary>The device-side form of <see cref="Forward"/>: the same launches, but the reduced loss × <paramref name="weight"/>
+    /// is added to <paramref name="totals"/> on the device, with a bad label or a non-finite loss recorded there
+    /// against this call, and nothing is read back: the call queues its kernels and returns without waiting.
+    /// <see cref="CrossEntropyTotals.Read"/> gives the numbers; they are those of the synchronous form.</summary>
+    /// <param name="logits">N×C logits with row stride <paramref name="ld"/>.</param>
+    /// <param name="labels">N labels in [0, C), or the ignore index.</param>
+    /// <param name="n">Rows N (0 counts a call that adds 0).</param>
+    /// <param name="c">Classes C, at least 1.</param>
+    /// <param name="totals">Totals of this device that the call adds to.</param>
+    /// <param name="weight">Multiplies the reduced loss before it is added (the rows of a batch, to sum a mean; 1 for a sum). Finite.</param>
+    /// <param name="ld">Row stride of the logits in floats; 0 means C.</param>
+    /// <param name="rowLoss">Optional: receives the N per-row losses (0 on ignored rows).</param>
+    /// <exception cref="ArgumentException">A buffer or the totals are too small or live on another device, or the weight is not finite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">N, C or a stride is invalid (a bad label is recorded in the totals, not thrown).</exception>
+    /// <exception cref="CudaException">A launch failed.</exception>
+    void ForwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, CrossEntropyTotals totals, double weight = 1,
+        int ld = 0, DeviceBuffer<float>? rowLoss = null);
+
+    /// <summary>The device-side form of <see cref="ForwardBackward"/>: the same launches and gradient, but the reduced
+    /// loss × <paramref name="weight"/> is added to <paramref name="totals"/> on the device, with a bad label or a
+    /// non-finite loss recorded there against this call, and nothing is read back, so the call does not wait.</summary>
+    /// <param name="logits">N×C logits with row stride <paramref name="ld"/>.</param>
+    /// <param name="labels">N labels in [0, C), or the ignore index.</param>
+    /// <param name="n">Rows N (0 counts a call that adds 0).</param>
+    /// <param name="c">Classes C, at least 1.</param>
+    /// <param name="grad">Receives the N×C gradient with row stride <paramref name="ldg"/>; must not overlap the logits.</param>
+    /// <param name="totals">Totals of this device that the call adds to.</param>
+    /// <param name="weight">Multiplies the reduced loss before it is added (the rows of a batch, to sum a mean; 1 for a sum). Finite.</param>
+    /// <param name="ld">Row stride of the logits in floats; 0 means C.</param>
+    /// <param name="ldg">Row stride of the gradient in floats; 0 means C.</param>
+    /// <param name="gradScale">Upstream gradient of the reduced loss (1 for a plain loss).</param>
+    /// <param name="rowLoss">Optional: receives the N per-row losses.</param>
+    /// <exception cref="ArgumentException">A buffer or the totals are too small or live on another device, or the weight is not finite.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">N, C or a stride is invalid (a bad label is recorded in the totals, not thrown).</exception>
+    /// <exception cref="CudaException">A launch failed.</exception>
+    void ForwardBackwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, DeviceBuffer<float> grad,
+        CrossEntropyTotals totals, double weight = 1, int ld = 0, int ldg = 0, float gradScale = 1f, DeviceBuffer<float>? rowLoss = null);
 }
 
 /// <summary>
@@ -134,6 +172,30 @@ internal sealed class CrossEntropyCore : IDisposable
     }
 
     public KernelArg ValidCount => _result.At(CountOffset);
+
+    /// <summary>The label status for a row kernel: the per-call slot of <paramref name="totals"/> for a device-side
+    /// call (the accumulating reduction clears it), else <see cref="Status"/>.</summary>
+    public KernelArg StatusFor(CrossEntropyTotals? totals) => totals is null ? Status : totals.Status;
+
+    /// <summary>Checks the totals of a device-side call.</summary>
+    public void CheckTotals(CrossEntropyTotals totals, double weight)
+    {
+        ArgumentNullException.ThrowIfNull(totals);
+        if (totals.Device != Device)
+            throw new ArgumentException($"The totals belong to another device ({totals.Device.Description}).", nameof(totals));
+        if (!double.IsFinite(weight))
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"The weight is {weight}; it must be finite."), nameof(weight));
+    }
+
+    /// <summary>Reduces the per-row losses into <paramref name="totals"/> on the device; reads nothing back.
+    /// A null <paramref name="rowLoss"/> (with N = 0) counts a call that adds 0.</summary>
+    public void ReduceInto(DeviceBuffer<float>? rowLoss, DeviceBuffer<int> labels, int n, int c, CrossEntropyTotals totals, double weight)
+    {
+        int threads = RowDispatch.ReduceThreads(Device);
+        int mean = Options.Reduction == Reduction.Mean ? 1 : 0;
+        Device.Launch(Device.Kernel("xent_reduce_accumulate_f32"), 1, threads, 0,
+            rowLoss is null ? KernelArg.FromUInt64(0) : rowLoss, labels, n, c, Options.IgnoreIndex, mean, weight, totals.Argument);
+    }
 
     /// <summary>Checks the arguments of a call and returns the resolved strides.</summary>
     public (int Ld, int Ldg) Check(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, int ld,
@@ -195,9 +257,7 @@ internal sealed class CrossEntropyCore : IDisposable
         {
             ulong key = ~status;
             int row = (int)(key >> 32), label = (int)(uint)key;
-            throw new ArgumentOutOfRangeException(nameof(labels), label,
-                string.Create(CultureInfo.InvariantCulture,
-                    $"Label {label} of row {row} is outside [0, {c}) and is not the ignore index {Options.IgnoreIndex} (the first such row)."));
+            throw new ArgumentOutOfRangeException(nameof(labels), label, CrossEntropyTotals.BadLabelMessage(row, label, c, Options.IgnoreIndex));
         }
         return BitConverter.Int32BitsToSingle(result[LossOffset]);
     }

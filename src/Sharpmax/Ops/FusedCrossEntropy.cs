@@ -66,11 +66,37 @@ public sealed class FusedCrossEntropy : ICrossEntropy
         return n == 0 ? 0f : Run(logits, labels, n, c, ld, grad, ldg, gradScale, rowLoss, null);
     }
 
+    /// <inheritdoc/>
+    public void ForwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, CrossEntropyTotals totals, double weight = 1,
+        int ld = 0, DeviceBuffer<float>? rowLoss = null)
+    {
+        (ld, _) = _core.Check(logits, labels, n, c, ld, null, 0, rowLoss);
+        _core.CheckTotals(totals, weight);
+        if (n == 0)
+            _core.ReduceInto(null, labels, 0, c, totals, weight);
+        else
+            Run(logits, labels, n, c, ld, null, 0, 1f, rowLoss, null, totals, weight);
+    }
+
+    /// <inheritdoc/>
+    public void ForwardBackwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, DeviceBuffer<float> grad,
+        CrossEntropyTotals totals, double weight = 1, int ld = 0, int ldg = 0, float gradScale = 1f, DeviceBuffer<float>? rowLoss = null)
+    {
+        ArgumentNullException.ThrowIfNull(grad);
+        (ld, ldg) = _core.Check(logits, labels, n, c, ld, grad, ldg, rowLoss);
+        _core.CheckTotals(totals, weight);
+        if (n == 0)
+            _core.ReduceInto(null, labels, 0, c, totals, weight);
+        else
+            Run(logits, labels, n, c, ld, grad, ldg, gradScale, rowLoss, null, totals, weight);
+    }
+
     /// <summary>Frees the workspaces.</summary>
     public void Dispose() => _core.Dispose();
 
     private float Run(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, int ld,
-        DeviceBuffer<float>? grad, int ldg, float gradScale, DeviceBuffer<float>? rowLoss, DeviceBuffer<float>? logSumExp)
+        DeviceBuffer<float>? grad, int ldg, float gradScale, DeviceBuffer<float>? rowLoss, DeviceBuffer<float>? logSumExp,
+        CrossEntropyTotals? totals = null, double weight = 0)
     {
         var device = _core.Device;
         var options = _core.Options;
@@ -80,7 +106,10 @@ public sealed class FusedCrossEntropy : ICrossEntropy
         device.Launch(device.Kernel(plan.KernelName), plan.Grid, plan.Block, plan.SharedBytes,
             logits, n, c, ld, labels, options.IgnoreIndex, options.LabelSmoothing, loss,
             logSumExp is null ? KernelArg.FromUInt64(0) : logSumExp, gradScale, count,
-            grad is null ? KernelArg.FromUInt64(0) : grad, ldg, _core.Status);
-        return _core.ReduceAndCheck(loss, labels, n, c);
+            grad is null ? KernelArg.FromUInt64(0) : grad, ldg, _core.StatusFor(totals));
+        if (totals is null)
+            return _core.ReduceAndCheck(loss, labels, n, c);
+        _core.ReduceInto(loss, labels, n, c, totals, weight);
+        return 0f;
     }
 }

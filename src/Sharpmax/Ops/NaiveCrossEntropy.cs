@@ -42,6 +42,31 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
         return n == 0 ? 0f : Run(logits, labels, n, c, ld, grad, ldg, gradScale, rowLoss);
     }
 
+    /// <inheritdoc/>
+    public void ForwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, CrossEntropyTotals totals, double weight = 1,
+        int ld = 0, DeviceBuffer<float>? rowLoss = null)
+    {
+        (ld, _) = _core.Check(logits, labels, n, c, ld, null, 0, rowLoss);
+        _core.CheckTotals(totals, weight);
+        if (n == 0)
+            _core.ReduceInto(null, labels, 0, c, totals, weight);
+        else
+            Run(logits, labels, n, c, ld, null, 0, 1f, rowLoss, totals, weight);
+    }
+
+    /// <inheritdoc/>
+    public void ForwardBackwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, DeviceBuffer<float> grad,
+        CrossEntropyTotals totals, double weight = 1, int ld = 0, int ldg = 0, float gradScale = 1f, DeviceBuffer<float>? rowLoss = null)
+    {
+        ArgumentNullException.ThrowIfNull(grad);
+        (ld, ldg) = _core.Check(logits, labels, n, c, ld, grad, ldg, rowLoss);
+        _core.CheckTotals(totals, weight);
+        if (n == 0)
+            _core.ReduceInto(null, labels, 0, c, totals, weight);
+        else
+            Run(logits, labels, n, c, ld, grad, ldg, gradScale, rowLoss, totals, weight);
+    }
+
     /// <summary>Frees the workspaces.</summary>
     public void Dispose()
     {
@@ -52,7 +77,8 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
     }
 
     private float Run(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, int ld,
-        DeviceBuffer<float>? grad, int ldg, float gradScale, DeviceBuffer<float>? rowLoss)
+        DeviceBuffer<float>? grad, int ldg, float gradScale, DeviceBuffer<float>? rowLoss,
+        CrossEntropyTotals? totals = null, double weight = 0)
     {
         var device = _core.Device;
         var options = _core.Options;
@@ -65,14 +91,17 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
         _softmax.ForwardNaive(logits, p, n, c, ld, c);
         device.Launch(device.Kernel("xent_log_f32"), gridRows, blockRows, 0, p, n, c, c, logp, c);
         device.Launch(device.Kernel("xent_nll_gather_f32"), gridRows, blockRows, 0,
-            logp, n, c, c, labels, options.IgnoreIndex, options.LabelSmoothing, loss, _core.Status);
+            logp, n, c, c, labels, options.IgnoreIndex, options.LabelSmoothing, loss, _core.StatusFor(totals));
         if (grad is not null)
         {
             var count = _core.CountForGradient(labels, n, c);
             device.Launch(device.Kernel("xent_backward_f32"), gridRows, blockRows, 0,
                 p, n, c, c, labels, options.IgnoreIndex, options.LabelSmoothing, gradScale, count, grad, ldg);
         }
-        return _core.ReduceAndCheck(loss, labels, n, c);
+        if (totals is null)
+            return _core.ReduceAndCheck(loss, labels, n, c);
+        _core.ReduceInto(loss, labels, n, c, totals, weight);
+        return 0f;
     }
 
     private void EnsureWorkspace(long elements)

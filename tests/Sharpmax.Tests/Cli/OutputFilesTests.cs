@@ -19,7 +19,7 @@ public class OutputFilesTests
     }
 
     private static List<EpochMetrics> History(int epochs) =>
-        Enumerable.Range(1, epochs).Select(e => new EpochMetrics(e, 0.8 / e + 0.4, 0.75 + 0.01 * e, 0.7 / e + 0.45, 0.74 + 0.01 * e, 1.25, 48000.5)).ToList();
+        Enumerable.Range(1, epochs).Select(e => new EpochMetrics(e, 0.8 / e + 0.4, 0.75 + 0.01 * e, 0.7 / e + 0.45, 0.74 + 0.01 * e, 1.25, 48000.5, 3 + e)).ToList();
 
     [Test]
     public void Metrics_csv_round_trips_exactly_with_the_documented_header()
@@ -31,7 +31,7 @@ public class OutputFilesTests
 
         MetricsCsv.Write(path, rows);
 
-        Assert.That(File.ReadLines(path).First(), Is.EqualTo("epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s"));
+        Assert.That(File.ReadLines(path).First(), Is.EqualTo("epoch,train_loss,train_acc,test_loss,test_acc,seconds,images_per_s,host_syncs"));
         Assert.That(MetricsCsv.Read(path), Is.EqualTo(rows), "doubles are written in round-trip form");
         Assert.That(File.ReadAllLines(path), Has.Length.EqualTo(5));
     }
@@ -50,7 +50,7 @@ public class OutputFilesTests
     [Test]
     public void Table_rows_line_up_with_the_header()
     {
-        string row = MetricsTable.Row(new EpochMetrics(10, 0.44712, 0.84861, 0.51234, 0.8312, 1.234, 48623.4));
+        string row = MetricsTable.Row(new EpochMetrics(10, 0.44712, 0.84861, 0.51234, 0.8312, 1.234, 48623.4, 7));
         Assert.That(row, Is.EqualTo("   10      0.4471    84.86 %     0.5123   83.12 %     1.23     48,623"));
         Assert.That(row.Length, Is.EqualTo(MetricsTable.Header.Length));
     }

@@ -31,6 +31,7 @@ public sealed class NoAllocationTests(DeviceKind kind) : DeviceTestBase(kind)
         using var gradWeights = Device.Allocate<float>(k * c);
         using var gradBias = Device.Allocate<float>(c);
         using var correct = Device.AllocateZeroed<int>(1);
+        using var totals = new CrossEntropyTotals(Device);
         var options = new CrossEntropyOptions { Reduction = Reduction.Mean, LabelSmoothing = 0.1f };
         using ICrossEntropy loss = fused ? new FusedCrossEntropy(Device, options) : new NaiveCrossEntropy(Device, options);
         var linear = new Linear(Device);
@@ -53,6 +54,7 @@ public sealed class NoAllocationTests(DeviceKind kind) : DeviceTestBase(kind)
                     linear.Forward(x, w, bias, y);
             }),
             ("ICrossEntropy.ForwardBackward", () => loss.ForwardBackward(logits, labels, n, c, gradLogits)),
+            ("ICrossEntropy.ForwardBackwardInto", () => loss.ForwardBackwardInto(logits, labels, n, c, gradLogits, totals, weight: n)),
             ("Accuracy.AddCorrect", () => Accuracy.AddCorrect(y, labels, correct)),
             ("Linear.BackwardWeight", () =>
             {
