@@ -373,3 +373,9 @@ SHARPMAX_EXPORT(xent_fused_forward_backward_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_fused_forward_backward_f32_online, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_count_valid_i32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_reduce_f32, SHARPMAX_SYNC)
+// Static __shared__ bytes and launch bounds, for modules bound without PTX
+// (the checked mode compares them with the PTX: kernels/README.md).
+SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_block, sizeof(float) * 32)
+SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_online, sizeof(float) * 64)
+SHARPMAX_STATIC_SHARED(xent_count_valid_i32, sizeof(int) * XENT_REDUCE_MAX_THREADS)
+SHARPMAX_STATIC_SHARED(xent_reduce_f32, (sizeof(double) + sizeof(int)) * XENT_REDUCE_MAX_THREADS)

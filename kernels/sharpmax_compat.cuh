@@ -14,6 +14,16 @@
 //
 // Dynamic shared memory is declared with SHARPMAX_DYNAMIC_SHARED(type, name)
 // instead of `extern __shared__ type name[];`.
+//
+// Two optional lines after a kernel's export tell the CPU device what the PTX
+// tells a GPU, for modules bound without PTX (SMHOST_ALL_KERNELS_IMAGE):
+//   SHARPMAX_STATIC_SHARED(kernel_name, bytes)   its static __shared__ bytes
+//                                                (all its __shared__ arrays)
+//   SHARPMAX_LAUNCH_BOUNDS(kernel_name, threads) its __launch_bounds__ maximum
+// When a PTX image is loaded, the runtime reads both from the PTX (`.shared`
+// declarations in the entry, `.maxntid`); in the checked mode a declaration
+// that disagrees with the PTX, or PTX static shared memory left undeclared,
+// fails the module load (CUDA_ERROR_INVALID_IMAGE, the detail names both).
 #pragma once
 
 #define SHARPMAX_NO_SYNC 0
@@ -22,6 +32,8 @@
 #if defined(__CUDACC__)
 
 #define SHARPMAX_EXPORT(name, sync_flag)
+#define SHARPMAX_STATIC_SHARED(name, bytes)
+#define SHARPMAX_LAUNCH_BOUNDS(name, threads)
 #define SHARPMAX_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
 
 #else  // host compilation
@@ -77,17 +89,24 @@ extern SHARPMAX_TLS_FAST dim3 tls_grid_dim;
 
 void* dynamic_shared();
 void syncthreads();
-void syncwarp();
+// The warp operations take the CUDA mask: in the checked mode the calling lane
+// must be in it and every lane it names must be live and make the same call.
+void syncwarp(unsigned int mask);
 // Warp exchange: publishes `value` (8 bytes) for this lane, waits for the warp,
 // returns the value published by `src_lane` (lane of the same warp), then waits
 // again so the slots can be reused.
-std::uint64_t warp_exchange(std::uint64_t value, int src_lane);
-// Returns a 32-bit mask with bit i set when lane i's predicate was true.
-unsigned int warp_ballot(bool predicate);
+std::uint64_t warp_exchange(std::uint64_t value, int src_lane, unsigned int mask);
+// Returns a 32-bit mask with bit i set when lane i (in `mask`) had a true predicate.
+unsigned int warp_ballot(bool predicate, unsigned int mask);
 
 using KernelInvoker = void (*)(void* kernel, void** params);
 struct KernelRegistration {
     KernelRegistration(const char* name, void* kernel, KernelInvoker invoker, int sync_flag);
+};
+// SHARPMAX_STATIC_SHARED / SHARPMAX_LAUNCH_BOUNDS: a declared attribute of a kernel.
+enum class KernelAttribute { static_shared_bytes, max_threads };
+struct KernelAttributeRegistration {
+    KernelAttributeRegistration(const char* name, KernelAttribute attribute, int value);
 };
 
 template <typename... A, std::size_t... I>
@@ -127,6 +146,12 @@ T from_bits(std::uint64_t bits) {
 #define SHARPMAX_EXPORT(name, sync_flag)                                                  \
     static ::sharpmax_rt::KernelRegistration SHARPMAX_CONCAT(sharpmax_registration_, name)( \
         #name, reinterpret_cast<void*>(&name), ::sharpmax_rt::invoker_for(&name), sync_flag);
+#define SHARPMAX_STATIC_SHARED(name, bytes)                                                          \
+    static ::sharpmax_rt::KernelAttributeRegistration SHARPMAX_CONCAT(sharpmax_static_shared_, name)( \
+        #name, ::sharpmax_rt::KernelAttribute::static_shared_bytes, bytes);
+#define SHARPMAX_LAUNCH_BOUNDS(name, threads)                                                        \
+    static ::sharpmax_rt::KernelAttributeRegistration SHARPMAX_CONCAT(sharpmax_launch_bounds_, name)( \
+        #name, ::sharpmax_rt::KernelAttribute::max_threads, threads);
 #define SHARPMAX_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::sharpmax_rt::dynamic_shared())
 
 #define threadIdx (::sharpmax_rt::tls_thread_idx)
@@ -136,44 +161,42 @@ T from_bits(std::uint64_t bits) {
 #define warpSize 32
 
 inline void __syncthreads() { ::sharpmax_rt::syncthreads(); }
-inline void __syncwarp(unsigned int = 0xffffffffu) { ::sharpmax_rt::syncwarp(); }
+inline void __syncwarp(unsigned int mask = 0xffffffffu) { ::sharpmax_rt::syncwarp(mask); }
 
-// Shuffles assume all live lanes of the warp take part (the mask is not used),
-// which is how every Sharpmax kernel calls them. `width` splits the warp into
-// segments as in CUDA.
+// Shuffles and votes synchronize all live lanes of the warp (lanes outside the
+// mask must not be at another warp operation meanwhile), which is how every
+// Sharpmax kernel calls them; the checked mode enforces the mask as CUDA
+// defines it. `width` splits the warp into segments as in CUDA.
 template <typename T>
-T __shfl_sync(unsigned int, T var, int src_lane, int width = 32) {
+T __shfl_sync(unsigned int mask, T var, int src_lane, int width = 32) {
     int lane = ::sharpmax_rt::lane_id();
     int src = (lane & ~(width - 1)) + (src_lane & (width - 1));
-    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src));
+    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src, mask));
 }
 template <typename T>
-T __shfl_xor_sync(unsigned int, T var, int lane_mask, int width = 32) {
+T __shfl_xor_sync(unsigned int mask, T var, int lane_mask, int width = 32) {
     int lane = ::sharpmax_rt::lane_id();
     int src = lane ^ lane_mask;
     if ((src & ~(width - 1)) != (lane & ~(width - 1))) src = lane;
-    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src));
+    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src, mask));
 }
 template <typename T>
-T __shfl_down_sync(unsigned int, T var, unsigned int delta, int width = 32) {
+T __shfl_down_sync(unsigned int mask, T var, unsigned int delta, int width = 32) {
     int lane = ::sharpmax_rt::lane_id();
     int src = lane + static_cast<int>(delta);
     if ((src & ~(width - 1)) != (lane & ~(width - 1))) src = lane;
-    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src));
+    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src, mask));
 }
 template <typename T>
-T __shfl_up_sync(unsigned int, T var, unsigned int delta, int width = 32) {
+T __shfl_up_sync(unsigned int mask, T var, unsigned int delta, int width = 32) {
     int lane = ::sharpmax_rt::lane_id();
     int src = lane - static_cast<int>(delta);
     if (src < 0 || (src & ~(width - 1)) != (lane & ~(width - 1))) src = lane;
-    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src));
+    return ::sharpmax_rt::from_bits<T>(::sharpmax_rt::warp_exchange(::sharpmax_rt::to_bits(var), src, mask));
 }
-inline unsigned int __ballot_sync(unsigned int, int predicate) { return ::sharpmax_rt::warp_ballot(predicate != 0); }
-inline int __any_sync(unsigned int, int predicate) { return ::sharpmax_rt::warp_ballot(predicate != 0) != 0u; }
-inline int __all_sync(unsigned int mask, int predicate) {
-    (void)mask;
-    return ::sharpmax_rt::warp_ballot(predicate == 0) == 0u;
-}
+inline unsigned int __ballot_sync(unsigned int mask, int predicate) { return ::sharpmax_rt::warp_ballot(predicate != 0, mask); }
+inline int __any_sync(unsigned int mask, int predicate) { return ::sharpmax_rt::warp_ballot(predicate != 0, mask) != 0u; }
+inline int __all_sync(unsigned int mask, int predicate) { return ::sharpmax_rt::warp_ballot(predicate == 0, mask) == 0u; }
 
 // Atomics: blocks run in parallel on the host, so these are real atomics.
 template <typename T>

@@ -162,3 +162,7 @@ SHARPMAX_EXPORT(softmax_forward_f32_warp256, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(softmax_forward_f32_warp1024, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(softmax_forward_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(softmax_forward_f32_online, SHARPMAX_SYNC)
+// Static __shared__ bytes and launch bounds, for modules bound without PTX
+// (the checked mode compares them with the PTX: kernels/README.md).
+SHARPMAX_STATIC_SHARED(softmax_forward_f32_block, sizeof(float) * 32)
+SHARPMAX_STATIC_SHARED(softmax_forward_f32_online, sizeof(float) * 64)

@@ -15,6 +15,12 @@
 // - With a schedule seed, every pass runs the threads in a shuffled order, and
 //   dynamic shared memory starts as NaN bytes, so a missing barrier shows up
 //   as a result that changes with the seed.
+// - In the checked mode, dynamic shared memory also starts as NaN bytes and is
+//   followed by a guard region checked after each block (an overrun fails the
+//   launch with CUDA_ERROR_ILLEGAL_ADDRESS), and every warp shuffle, vote and
+//   __syncwarp checks its mask: the calling lane must be in it, and every lane
+//   it names must be live and make the same call with the same mask
+//   (CUDA_ERROR_ILLEGAL_INSTRUCTION otherwise).
 #include <boost/context/detail/fcontext.hpp>
 
 #if defined(_WIN32)
@@ -27,6 +33,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -46,6 +53,12 @@
 #endif
 #if SHARPMAX_ASAN
 #include <sanitizer/common_interface_defs.h>
+#endif
+#if defined(_MSC_VER)
+#include <intrin.h>
+#define SHARPMAX_RETURN_ADDRESS() _ReturnAddress()
+#else
+#define SHARPMAX_RETURN_ADDRESS() __builtin_return_address(0)
 #endif
 
 namespace bctx = boost::context::detail;
@@ -136,11 +149,27 @@ struct Fiber {
     bool done = false;
 };
 
+// What a lane asked of its warp at the current warp barrier (checked mode).
+enum class WarpOp : unsigned char { shuffle, vote, sync };
+struct WarpCall {
+    unsigned int mask = 0;
+    WarpOp op = WarpOp::sync;
+    const void* site = nullptr;  // the call's return address: lanes at different calls diverged
+};
+
+const char* op_name(WarpOp op) { return op == WarpOp::shuffle ? "a warp shuffle" : op == WarpOp::vote ? "a warp vote" : "__syncwarp"; }
+
+// The pattern the checked mode writes into the guard after dynamic shared memory.
+constexpr unsigned char kGuardByte = 0xA5;
+
 // Everything one worker needs to run one block; reused from block to block.
 struct Worker {
     StackPool stacks;
     std::vector<unsigned char, std::allocator<unsigned char>> dynamic_shared;
     void* dynamic_shared_aligned = nullptr;
+    std::size_t dynamic_bytes = 0;
+    std::size_t guard_bytes = 0;  // checked mode: guard region after dynamic shared memory
+    bool checked = false;
 
     const KernelEntry* kernel = nullptr;
     void** params = nullptr;
@@ -153,10 +182,12 @@ struct Worker {
     Barrier block_barrier;
     std::vector<Barrier> warp_barriers;
     std::vector<std::uint64_t> exchange;
+    std::vector<WarpCall> warp_calls;
     bctx::fcontext_t scheduler = nullptr;
     bool progress = false;
 
     std::string failure;  // non-empty: the block failed
+    SMresult failure_code = SMHOST_ERROR_LAUNCH_FAILED;
 
 #if SHARPMAX_ASAN
     const void* scheduler_stack_bottom = nullptr;
@@ -177,8 +208,11 @@ Worker& this_worker() {
 
 // ---- fiber switching -------------------------------------------------------
 
-void fail_block(Worker& w, std::string why) {
-    if (w.failure.empty()) w.failure = std::move(why);
+void fail_block(Worker& w, std::string why, SMresult code = SMHOST_ERROR_LAUNCH_FAILED) {
+    if (w.failure.empty()) {
+        w.failure = std::move(why);
+        w.failure_code = code;
+    }
 }
 
 // Called on a fiber: give control back to the block's scheduler.
@@ -250,6 +284,7 @@ void run_block_as_fibers(Worker& w, std::uint64_t& rng, bool randomized) {
     w.block_barrier = Barrier{};
     w.block_barrier.live = w.thread_count;
     w.exchange.assign(w.thread_count, 0);
+    w.warp_calls.assign(w.thread_count, WarpCall{});
 
     unsigned int remaining = w.thread_count;
     while (remaining > 0) {
@@ -270,6 +305,7 @@ void run_block_as_fibers(Worker& w, std::uint64_t& rng, bool randomized) {
 #endif
             f.context = t.fctx;
             if (f.done) --remaining;
+            if (!w.failure.empty()) return;  // the other fibers are abandoned, as after a deadlock
         }
         if (!w.progress && remaining > 0) {
             fail_block(w, "kernel '" + w.kernel->name + "' deadlocked: threads wait at barriers that others never reach");
@@ -309,7 +345,17 @@ struct GridJob {
     std::atomic<std::uint64_t> next_block{0};
     std::mutex failure_mutex;
     std::string failure;
+    SMresult failure_code = SMHOST_ERROR_LAUNCH_FAILED;
 };
+
+void record_failure(GridJob& job, const Worker& w) {
+    std::lock_guard<std::mutex> lock(job.failure_mutex);
+    if (job.failure.empty()) {
+        job.failure = w.failure;
+        job.failure_code = w.failure_code;
+    }
+    job.next_block.store(job.block_count);  // stop handing out blocks
+}
 
 bool prepare_worker(Worker& w, GridJob& job) {
     w.kernel = job.kernel;
@@ -317,12 +363,17 @@ bool prepare_worker(Worker& w, GridJob& job) {
     w.thread_count = job.shape.block.x * job.shape.block.y * job.shape.block.z;
     w.fiber_mode = job.kernel->synchronizes && w.thread_count > 1;
     w.failure.clear();
+    w.failure_code = SMHOST_ERROR_LAUNCH_FAILED;
+    w.checked = checked_mode();
     if (w.fiber_mode && !w.stacks.reserve()) {
         fail_block(w, "could not map fiber stacks");
         return false;
     }
     std::size_t dynamic = job.shape.dynamic_shared_bytes;
-    if (w.dynamic_shared.size() < dynamic + 64) w.dynamic_shared.resize(dynamic + 64);
+    // The guard covers the largest overrun a block could make on the profile.
+    w.dynamic_bytes = dynamic;
+    w.guard_bytes = w.checked ? static_cast<std::size_t>(gpu_profile().shared_per_block_optin) : 0;
+    if (w.dynamic_shared.size() < dynamic + w.guard_bytes + 64) w.dynamic_shared.resize(dynamic + w.guard_bytes + 64);
     auto address = reinterpret_cast<std::uintptr_t>(w.dynamic_shared.data());
     w.dynamic_shared_aligned = reinterpret_cast<void*>((address + 63) & ~std::uintptr_t{63});
     tls_block_dim = job.shape.block;
@@ -330,12 +381,32 @@ bool prepare_worker(Worker& w, GridJob& job) {
     return true;
 }
 
+// Checked mode: poison dynamic shared memory and arm its guard before a block.
+void arm_dynamic_shared(Worker& w) {
+    auto* base = static_cast<unsigned char*>(w.dynamic_shared_aligned);
+    std::memset(base, 0xFF, w.dynamic_bytes);  // NaN as float, -1 as int
+    std::memset(base + w.dynamic_bytes, kGuardByte, w.guard_bytes);
+}
+
+// Checked mode, after a block: a guard byte that changed is a write past the
+// dynamic shared memory the launch gave.
+void check_dynamic_shared_guard(Worker& w) {
+    const auto* guard = static_cast<const unsigned char*>(w.dynamic_shared_aligned) + w.dynamic_bytes;
+    for (std::size_t i = 0; i < w.guard_bytes; ++i)
+        if (guard[i] != kGuardByte) {
+            fail_block(w,
+                       "kernel '" + w.kernel->name + "' (block " + std::to_string(tls_block_idx.x) + "," + std::to_string(tls_block_idx.y) +
+                           "," + std::to_string(tls_block_idx.z) + ") wrote shared memory " + std::to_string(i) + " bytes past the " +
+                           std::to_string(w.dynamic_bytes) + " bytes of dynamic shared memory its launch gave (checked mode)",
+                       SMHOST_ERROR_ILLEGAL_ADDRESS);
+            return;
+        }
+}
+
 void run_blocks(GridJob& job) {
     Worker& w = this_worker();
     if (!prepare_worker(w, job)) {
-        std::lock_guard<std::mutex> lock(job.failure_mutex);
-        if (job.failure.empty()) job.failure = w.failure;
-        job.next_block.store(job.block_count);
+        record_failure(job, w);
         return;
     }
     const dim3 g = job.shape.grid;
@@ -346,16 +417,17 @@ void run_blocks(GridJob& job) {
         tls_block_idx = {static_cast<unsigned int>(b % g.x), static_cast<unsigned int>((b / g.x) % g.y),
                          static_cast<unsigned int>(b / (static_cast<std::uint64_t>(g.x) * g.y))};
         std::uint64_t rng = job.seed ^ (b * 0xD1B54A32D192ED03ull);
-        if (randomized && job.shape.dynamic_shared_bytes > 0)
+        if (w.checked)
+            arm_dynamic_shared(w);
+        else if (randomized && job.shape.dynamic_shared_bytes > 0)
             std::memset(w.dynamic_shared_aligned, 0xFF, job.shape.dynamic_shared_bytes);
         if (w.fiber_mode)
             run_block_as_fibers(w, rng, randomized);
         else
             run_block_as_calls(w, rng, randomized);
+        if (w.checked && w.failure.empty()) check_dynamic_shared_guard(w);
         if (!w.failure.empty()) {
-            std::lock_guard<std::mutex> lock(job.failure_mutex);
-            if (job.failure.empty()) job.failure = w.failure;
-            job.next_block.store(job.block_count);  // stop handing out blocks
+            record_failure(job, w);
             break;
         }
     }
@@ -478,51 +550,127 @@ void syncthreads() {
     wait_at(w, w.block_barrier);
 }
 
-void syncwarp() {
-    Worker& w = *tls_worker;
-    if (!w.fiber_mode) {
-        if (w.thread_count > 1)
-            fail_block(w, "kernel '" + w.kernel->name + "' calls __syncwarp but is exported SHARPMAX_NO_SYNC");
-        return;
-    }
-    wait_at(w, w.warp_barriers[w.current / 32]);
+namespace {
+
+std::string hex32(unsigned int v) {
+    char buffer[16];
+    std::snprintf(buffer, sizeof buffer, "0x%08x", v);
+    return buffer;
 }
 
-std::uint64_t warp_exchange(std::uint64_t value, int src_lane) {
+// Checked mode, before a lane arrives at its warp barrier: it must be in the mask.
+bool check_caller_in_mask(Worker& w, unsigned int self, unsigned int mask, WarpOp op, const void* site) {
+    w.warp_calls[self] = WarpCall{mask, op, site};
+    if ((mask >> (self % 32)) & 1u) return true;
+    fail_block(w, "kernel '" + w.kernel->name + "': lane " + std::to_string(self % 32) + " of warp " + std::to_string(self / 32) +
+                      " calls " + op_name(op) + " with mask " + hex32(mask) + ", which leaves it out (checked mode)",
+               SMHOST_ERROR_ILLEGAL_INSTRUCTION);
+    return false;
+}
+
+// Checked mode, once the warp has arrived: every lane the mask names is live
+// and made the same call with the same mask.
+bool check_mask_lanes(Worker& w, unsigned int self) {
+    const WarpCall& mine = w.warp_calls[self];
+    unsigned int base = self & ~31u;
+    for (unsigned int lane = 0; lane < 32; ++lane) {
+        if (!((mine.mask >> lane) & 1u)) continue;
+        unsigned int other = base + lane;
+        std::string who = "kernel '" + w.kernel->name + "': " + op_name(mine.op) + " with mask " + hex32(mine.mask) + " in warp " +
+                          std::to_string(self / 32) + " names lane " + std::to_string(lane) + ", which ";
+        if (other >= w.thread_count) {
+            fail_block(w, who + "the block does not have (" + std::to_string(w.thread_count) + " threads) (checked mode)",
+                       SMHOST_ERROR_ILLEGAL_INSTRUCTION);
+            return false;
+        }
+        if (w.fibers[other].done) {
+            fail_block(w, who + "has exited (checked mode)", SMHOST_ERROR_ILLEGAL_INSTRUCTION);
+            return false;
+        }
+        const WarpCall& theirs = w.warp_calls[other];
+        if (theirs.mask != mine.mask || theirs.op != mine.op || theirs.site != mine.site) {
+            fail_block(w, who + "is at a different call (" + op_name(theirs.op) + ", mask " + hex32(theirs.mask) + "): the warp diverged (checked mode)",
+                       SMHOST_ERROR_ILLEGAL_INSTRUCTION);
+            return false;
+        }
+    }
+    return true;
+}
+
+// A warp operation outside fibers: legal only for a one-thread block, whose
+// mask (checked mode) must then name exactly lane 0.
+void single_thread_warp_op(Worker& w, const char* what, unsigned int mask, WarpOp op) {
+    if (w.thread_count > 1) {
+        fail_block(w, "kernel '" + w.kernel->name + "' " + what + " but is exported SHARPMAX_NO_SYNC");
+        return;
+    }
+    if (w.checked && mask != 1u)
+        fail_block(w, "kernel '" + w.kernel->name + "': " + op_name(op) + " with mask " + hex32(mask) +
+                          ((mask & 1u) ? " names lanes a one-thread block does not have" : " leaves out the calling lane 0") + " (checked mode)",
+                   SMHOST_ERROR_ILLEGAL_INSTRUCTION);
+}
+
+}  // namespace
+
+void syncwarp(unsigned int mask) {
+    const void* site = SHARPMAX_RETURN_ADDRESS();
     Worker& w = *tls_worker;
     if (!w.fiber_mode) {
-        if (w.thread_count > 1)
-            fail_block(w, "kernel '" + w.kernel->name + "' uses a warp shuffle but is exported SHARPMAX_NO_SYNC");
+        single_thread_warp_op(w, "calls __syncwarp", mask, WarpOp::sync);
+        return;
+    }
+    unsigned int self = w.current;
+    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::sync, site)) return;
+    wait_at(w, w.warp_barriers[self / 32]);
+    if (w.checked) check_mask_lanes(w, self);
+}
+
+std::uint64_t warp_exchange(std::uint64_t value, int src_lane, unsigned int mask) {
+    const void* site = SHARPMAX_RETURN_ADDRESS();
+    Worker& w = *tls_worker;
+    if (!w.fiber_mode) {
+        single_thread_warp_op(w, "uses a warp shuffle", mask, WarpOp::shuffle);
         return value;
     }
     unsigned int self = w.current;
     unsigned int warp_base = self & ~31u;
     Barrier& warp = w.warp_barriers[self / 32];
+    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::shuffle, site)) return value;
     w.exchange[self] = value;
     wait_at(w, warp);
-    unsigned int source = warp_base + static_cast<unsigned int>(src_lane & 31);
+    if (w.checked && !check_mask_lanes(w, self)) return value;
+    unsigned int lane = static_cast<unsigned int>(src_lane & 31);
+    if (w.checked && !((mask >> lane) & 1u)) {
+        fail_block(w, "kernel '" + w.kernel->name + "': a warp shuffle with mask " + hex32(mask) + " reads lane " + std::to_string(lane) +
+                          ", which the mask leaves out (checked mode)",
+                   SMHOST_ERROR_ILLEGAL_INSTRUCTION);
+        return value;
+    }
+    unsigned int source = warp_base + lane;
     std::uint64_t result = source < w.thread_count ? w.exchange[source] : value;
     wait_at(w, warp);  // nobody overwrites a slot before every lane has read it
     return result;
 }
 
-unsigned int warp_ballot(bool predicate) {
+unsigned int warp_ballot(bool predicate, unsigned int mask) {
+    const void* site = SHARPMAX_RETURN_ADDRESS();
     Worker& w = *tls_worker;
     if (!w.fiber_mode) {
-        if (w.thread_count > 1)
-            fail_block(w, "kernel '" + w.kernel->name + "' uses a warp vote but is exported SHARPMAX_NO_SYNC");
+        single_thread_warp_op(w, "uses a warp vote", mask, WarpOp::vote);
         return predicate ? 1u : 0u;
     }
     unsigned int self = w.current;
     unsigned int warp_base = self & ~31u;
     Barrier& warp = w.warp_barriers[self / 32];
+    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::vote, site)) return 0;
     w.exchange[self] = predicate ? 1u : 0u;
     wait_at(w, warp);
-    unsigned int mask = 0;
+    if (w.checked && !check_mask_lanes(w, self)) return 0;
+    unsigned int result = 0;
     for (unsigned int lane = 0; lane < 32 && warp_base + lane < w.thread_count; ++lane)
-        if (w.exchange[warp_base + lane] != 0 && !w.fibers[warp_base + lane].done) mask |= 1u << lane;
+        if (w.exchange[warp_base + lane] != 0 && !w.fibers[warp_base + lane].done && ((mask >> lane) & 1u)) result |= 1u << lane;
     wait_at(w, warp);
-    return mask;
+    return result;
 }
 
 // ---- entry points for the driver API --------------------------------------
@@ -536,8 +684,8 @@ SMresult run_grid(const KernelEntry& kernel, const LaunchShape& shape, void** pa
     job.block_count = static_cast<std::uint64_t>(shape.grid.x) * shape.grid.y * shape.grid.z;
     pool().run(job, worker_count());
     if (!job.failure.empty()) {
-        set_error_detail(job.failure);
-        return SMHOST_ERROR_LAUNCH_FAILED;
+        set_error_detail("cuLaunchKernel: " + job.failure);
+        return job.failure_code;
     }
     return SMHOST_SUCCESS;
 }

@@ -1,5 +1,6 @@
 // The table of host-compiled kernels, filled by SHARPMAX_EXPORT's static
-// registrations when the library loads.
+// registrations (and SHARPMAX_STATIC_SHARED / SHARPMAX_LAUNCH_BOUNDS) when the
+// library loads.
 #include <map>
 #include <mutex>
 
@@ -26,21 +27,37 @@ Registry& registry() {
 KernelRegistration::KernelRegistration(const char* name, void* kernel, KernelInvoker invoker, int sync_flag) {
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
-    r.kernels[name] = KernelEntry{name, kernel, invoker, sync_flag == SHARPMAX_SYNC};
+    KernelEntry& e = r.kernels[name];  // attributes may have been declared first
+    e.name = name;
+    e.kernel = kernel;
+    e.invoker = invoker;
+    e.synchronizes = sync_flag == SHARPMAX_SYNC;
+}
+
+KernelAttributeRegistration::KernelAttributeRegistration(const char* name, KernelAttribute attribute, int value) {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    KernelEntry& e = r.kernels[name];
+    e.name = name;
+    if (attribute == KernelAttribute::static_shared_bytes)
+        e.declared_static_shared = value;
+    else
+        e.declared_max_threads = value;
 }
 
 const KernelEntry* find_kernel(const std::string& name) {
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
     auto it = r.kernels.find(name);
-    return it == r.kernels.end() ? nullptr : &it->second;
+    return it == r.kernels.end() || it->second.kernel == nullptr ? nullptr : &it->second;
 }
 
 std::vector<const KernelEntry*> all_kernels() {
     Registry& r = registry();
     std::lock_guard<std::mutex> lock(r.mutex);
     std::vector<const KernelEntry*> result;
-    for (auto& [name, entry] : r.kernels) result.push_back(&entry);
+    for (auto& [name, entry] : r.kernels)
+        if (entry.kernel != nullptr) result.push_back(&entry);
     return result;
 }
 

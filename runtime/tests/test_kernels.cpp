@@ -59,9 +59,76 @@ extern "C" __global__ void test_deadlock(int* out) {
     out[threadIdx.x] = 1;
 }
 
+// 128 bytes of static shared memory besides its dynamic shared row, as the
+// _block softmax kernels have: copies `n` floats through both.
+extern "C" __global__ void test_static_and_dynamic_shared_f32(const float* in, float* out, int n) {
+    SHARPMAX_DYNAMIC_SHARED(float, row);
+    __shared__ float scratch[32];
+    unsigned int t = threadIdx.x;
+    if (t < 32) scratch[t] = 1.0f;
+    for (int i = static_cast<int>(t); i < n; i += static_cast<int>(blockDim.x)) row[i] = in[i];
+    __syncthreads();
+    for (int i = static_cast<int>(t); i < n; i += static_cast<int>(blockDim.x)) out[i] = row[i] * scratch[i % 32];
+}
+
+// Declares launch bounds of 128 threads.
+extern "C" __global__ void __launch_bounds__(128) test_bounded_128(int* counter) { atomicAdd(counter, 1); }
+
+// ---- planted faults for the checked mode ----------------------------------
+
+// Lane 0 shuffles with a mask that leaves it out.
+extern "C" __global__ void test_fault_caller_not_in_mask(int* out) {
+    unsigned int mask = threadIdx.x == 0 ? 0xfffffffeu : 0xffffffffu;
+    out[threadIdx.x] = __shfl_xor_sync(mask, static_cast<int>(threadIdx.x), 1);
+}
+
+// Lanes 16..31 exit; the rest shuffle with a full mask that names them.
+extern "C" __global__ void test_fault_exited_lane_in_mask(int* out) {
+    if (threadIdx.x % 32 >= 16) return;
+    out[threadIdx.x] = __shfl_down_sync(0xffffffffu, static_cast<int>(threadIdx.x), 1);
+}
+
+// Even and odd lanes vote at two different calls, both with a full mask.
+extern "C" __global__ void test_fault_diverged_vote(unsigned int* out) {
+    if (threadIdx.x % 2 == 0)
+        out[threadIdx.x] = __ballot_sync(0xffffffffu, 1);
+    else
+        out[threadIdx.x] = __ballot_sync(0xffffffffu, 0);
+}
+
+// The correct way to vote in half a warp: the mask names exactly the lanes that call.
+extern "C" __global__ void test_half_warp_vote(unsigned int* out) {
+    if (threadIdx.x % 32 >= 16) return;
+    out[threadIdx.x] = __ballot_sync(0x0000ffffu, threadIdx.x % 2);
+}
+
+// Writes `n` floats of dynamic shared memory, whatever the launch gave.
+extern "C" __global__ void test_fault_dynamic_shared_overrun(float* out, int n) {
+    SHARPMAX_DYNAMIC_SHARED(float, row);
+    for (int i = static_cast<int>(threadIdx.x); i < n; i += static_cast<int>(blockDim.x)) row[i] = 1.0f;
+    __syncthreads();
+    if (threadIdx.x == 0) out[0] = row[0];
+}
+
+// Writes out[n]: one element past an n-element allocation.
+extern "C" __global__ void test_fault_device_write_past_end(int* out, int n) {
+    if (threadIdx.x == 0) out[n] = 1;
+}
+
 SHARPMAX_EXPORT(test_block_sum_i32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_warp_ops_i32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_reverse_f32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_count_threads, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(test_lying_export, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(test_deadlock, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_static_and_dynamic_shared_f32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_bounded_128, SHARPMAX_NO_SYNC)
+SHARPMAX_STATIC_SHARED(test_block_sum_i32, sizeof(int) * 1024)
+SHARPMAX_STATIC_SHARED(test_static_and_dynamic_shared_f32, sizeof(float) * 32)
+SHARPMAX_LAUNCH_BOUNDS(test_bounded_128, 128)
+SHARPMAX_EXPORT(test_fault_caller_not_in_mask, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_fault_exited_lane_in_mask, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_fault_diverged_vote, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_half_warp_vote, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_fault_dynamic_shared_overrun, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(test_fault_device_write_past_end, SHARPMAX_NO_SYNC)
