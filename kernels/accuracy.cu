@@ -28,7 +28,7 @@ __device__ __forceinline__ int row_argmax(const float* __restrict__ row, int C) 
 
 }  // namespace
 
-extern "C" __global__ void argmax_forward_f32(const float* __restrict__ logits, int ld, int* __restrict__ pred, int N,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) argmax_forward_f32(const float* __restrict__ logits, int ld, int* __restrict__ pred, int N,
                                               int C) {
     const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
     const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -37,7 +37,7 @@ extern "C" __global__ void argmax_forward_f32(const float* __restrict__ logits, 
     for (long long i = t * run; i < end; ++i) pred[i] = row_argmax(logits + i * ld, C);
 }
 
-extern "C" __global__ void accuracy_forward_f32(const float* __restrict__ logits, int ld, const int* __restrict__ labels,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) accuracy_forward_f32(const float* __restrict__ logits, int ld, const int* __restrict__ labels,
                                                 int* __restrict__ correct, int N, int C) {
     const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
     const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;

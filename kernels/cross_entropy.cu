@@ -12,11 +12,14 @@
 // at the label gives loss +inf with a finite gradient; a row of all -inf logits
 // has no softmax (0/0): its p is taken as all zeros (as softmax.cu does), so its
 // loss is +inf and its gradient -(target)·scale. Logits of ±1e4 are exact: all
-// exponentials are of x - m <= 0. A +inf or NaN logit makes the row NaN.
+// exponentials are of x - m <= 0. A +inf or NaN logit makes the row's loss,
+// lse and gradient NaN in every variant and in the naive chain (PyTorch gives
+// NaN too; its logsumexp alone would say +inf for a +inf row). An ignored row
+// stays 0 whatever its logits.
 //
 // Naive chain (d2l's from-scratch recipe; one thread per row, every step its own
 // launch; the softmax is softmax.cu's naive chain into an N×C workspace p):
-//   xent_log_f32            logp = log(max(p, 1e-12))    (the clip: loss <= 27.631)
+//   xent_log_f32            logp = log(max(p, 1e-12))    (the clip: loss <= 27.631; NaN stays NaN)
 //   xent_nll_gather_f32     loss_r = (1 - ε)·(-logp[y_r]) + ε·mean_c(-logp_c)
 //   xent_backward_f32       grad = (p - target)·scale
 // Fused: one launch computes max, log-sum-exp, loss and, when grad is not null,
@@ -39,6 +42,10 @@
 #include "rowwise.cuh"
 
 #define XENT_PROB_CLIP 1e-12f
+
+// max(p, lo) that lets NaN through, as np.clip and torch.clamp do (max2(NaN, lo)
+// would return lo and turn a NaN row into the finite loss 27.631).
+__device__ __forceinline__ float clip_below(float p, float lo) { return p < lo ? lo : p; }
 
 // status holds ~((row << 32) | label) of the smallest bad row, 0 when none:
 // atomicMax of the complement keeps the smallest row whatever order rows run
@@ -96,16 +103,16 @@ __device__ __forceinline__ XentGrad xent_grad(float grad_scale, const int* valid
 
 // ---- naive chain --------------------------------------------------------------
 
-extern "C" __global__ void xent_log_f32(const float* __restrict__ p, int N, int C, int ldp, float* __restrict__ logp,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_log_f32(const float* __restrict__ p, int N, int C, int ldp, float* __restrict__ logp,
                                         int ldl) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
     const float* pr = p + static_cast<long long>(r) * ldp;
     float* lr = logp + static_cast<long long>(r) * ldl;
-    for (int c = 0; c < C; ++c) lr[c] = logf(max2(pr[c], XENT_PROB_CLIP));
+    for (int c = 0; c < C; ++c) lr[c] = logf(clip_below(pr[c], XENT_PROB_CLIP));
 }
 
-extern "C" __global__ void xent_nll_gather_f32(const float* __restrict__ logp, int N, int C, int ldl,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_nll_gather_f32(const float* __restrict__ logp, int N, int C, int ldl,
                                                const int* __restrict__ labels, int ignore_index, float smoothing,
                                                float* __restrict__ loss, unsigned long long* status) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -124,7 +131,7 @@ extern "C" __global__ void xent_nll_gather_f32(const float* __restrict__ logp, i
     loss[r] = nll;
 }
 
-extern "C" __global__ void xent_backward_f32(const float* __restrict__ p, int N, int C, int ldp,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_backward_f32(const float* __restrict__ p, int N, int C, int ldp,
                                              const int* __restrict__ labels, int ignore_index, float smoothing,
                                              float grad_scale, const int* __restrict__ valid_count,
                                              float* __restrict__ grad, int ldg) {
@@ -143,7 +150,7 @@ extern "C" __global__ void xent_backward_f32(const float* __restrict__ p, int N,
 
 // ---- fused: one thread per row ------------------------------------------------
 
-extern "C" __global__ void xent_fused_forward_backward_f32_row(const float* __restrict__ x, int N, int C, int ldx,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(const float* __restrict__ x, int N, int C, int ldx,
                                                                const int* __restrict__ labels, int ignore_index,
                                                                float smoothing, float* __restrict__ loss,
                                                                float* __restrict__ lse, float grad_scale,
@@ -224,13 +231,13 @@ __device__ __forceinline__ void xent_warp(const float* x, int N, int C, int ldx,
         float *lse, float grad_scale, const int *valid_count, float *grad, int ldg, unsigned long long *status
 #define XENT_ARGS x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status
 
-extern "C" __global__ void xent_fused_forward_backward_f32_warp32(XENT_PARAMS) { xent_warp<1>(XENT_ARGS); }
-extern "C" __global__ void xent_fused_forward_backward_f32_warp256(XENT_PARAMS) { xent_warp<8>(XENT_ARGS); }
-extern "C" __global__ void xent_fused_forward_backward_f32_warp1024(XENT_PARAMS) { xent_warp<32>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp32(XENT_PARAMS) { xent_warp<1>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp256(XENT_PARAMS) { xent_warp<8>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp1024(XENT_PARAMS) { xent_warp<32>(XENT_ARGS); }
 
 // ---- fused: one block per row, the row in shared memory -----------------------
 
-extern "C" __global__ void xent_fused_forward_backward_f32_block(XENT_PARAMS) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
     __shared__ float scratch[32];
     int r = blockIdx.x;
@@ -286,7 +293,7 @@ __device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifte
     }
 }
 
-extern "C" __global__ void xent_fused_forward_backward_f32_online(XENT_PARAMS) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_online(XENT_PARAMS) {
     __shared__ float scratch[64];
     int r = blockIdx.x;
     if (r >= N) return;
@@ -322,7 +329,7 @@ extern "C" __global__ void xent_fused_forward_backward_f32_online(XENT_PARAMS) {
 
 #define XENT_REDUCE_MAX_THREADS 1024
 
-extern "C" __global__ void xent_count_valid_i32(const int* __restrict__ labels, int N, int C, int ignore_index,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_count_valid_i32(const int* __restrict__ labels, int N, int C, int ignore_index,
                                                 int* __restrict__ count) {
     __shared__ int partial[XENT_REDUCE_MAX_THREADS];
     int t = threadIdx.x;
@@ -337,7 +344,7 @@ extern "C" __global__ void xent_count_valid_i32(const int* __restrict__ labels, 
 }
 
 // Accumulates in double: the sum of N float losses keeps float precision.
-extern "C" __global__ void xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
                                            int C, int ignore_index, int mean, float* __restrict__ out) {
     __shared__ double partial[XENT_REDUCE_MAX_THREADS];
     __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];
@@ -379,3 +386,6 @@ SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_block, sizeof(float) * 32
 SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_online, sizeof(float) * 64)
 SHARPMAX_STATIC_SHARED(xent_count_valid_i32, sizeof(int) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_STATIC_SHARED(xent_reduce_f32, (sizeof(double) + sizeof(int)) * XENT_REDUCE_MAX_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp32, 256)
+SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp256, 256)
+SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp1024, 256)

@@ -6,7 +6,7 @@
 // Each thread handles a contiguous run of ⌈n / threads⌉ elements (see sgd.cu).
 #include "sharpmax_compat.cuh"
 
-extern "C" __global__ void gather_forward_i32(const int* __restrict__ src, int src_count, const int* __restrict__ index,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) gather_forward_i32(const int* __restrict__ src, int src_count, const int* __restrict__ index,
                                               int offset, int* __restrict__ out, int n) {
     const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
     const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -21,7 +21,7 @@
 //   _smem   for GPUs: 256 threads per block, a 64×32 output tile, operands staged
 //           through 16-deep shared-memory tiles, 4×2 outputs per thread in
 //           registers. Uses barriers (SHARPMAX_SYNC).
-//   _simd   for the CPU device: no barriers (SHARPMAX_NO_SYNC, so the CPU
+//   _simd   for the CPU device only (not in the PTX): no barriers (SHARPMAX_NO_SYNC, so the CPU
 //           runtime runs threads as plain calls). Each thread owns R output rows
 //           and a SIMD_CHUNK (64) column stripe, swept in register tiles of
 //           R × 16 floats; each step adds a broadcast A value times a 16-wide
@@ -30,12 +30,11 @@
 //           forward, input: R = 4 rows of Y or dX; B = W's rows (strided W for dX).
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
 //           conversion of 16 bytes feeds R classes; R = 4, 8, 10, 12 or 16, the
-//           fewest covering C (16 beyond; 4 under nvcc, where more would spill).
+//           fewest covering C (16 beyond).
 //           When all R classes exist, dY's broadcasts are fixed offsets from one
 //           pointer per row (no clamped column indices to reload): R = 10 is
 //           there so that C = 10 (the trainer's) takes that path.
-//           A values of u8 X are converted 16 at a time into a small local block
-//           (on a GPU: local memory; the op launches _smem there).
+//           A values of u8 X are converted 16 at a time into a small local block.
 //   backward bias has one kernel: one thread per column, rows in order.
 // u8 variants other than _naive sum raw bytes and multiply by scale once per
 // output (exact integers in the sum, one rounding for the scale).
@@ -49,6 +48,12 @@
 //           (forward), N×K (input) and C×K (weight: dWᵀ)
 //   bias    1-D, grid.x·block.x ≥ C
 #include "sharpmax_compat.cuh"
+
+#if defined(__CUDACC__)
+// The _simd kernels are host-only (see the end of the file); their helpers stay
+// visible to nvcc, unused, rather than behind a guard each.
+#pragma nv_diag_suppress 177
+#endif
 
 // On x86-64 ELF hosts the _simd kernels are compiled for three x86-64 levels
 // and the loader picks the best the CPU has, so the same library vectorizes with
@@ -417,10 +422,6 @@ template <class X>
 __device__ __forceinline__ void backward_weight_simd(const X& x, const typename X::Elem* x_end, float scale,
                                                      const float* __restrict__ dY, float* __restrict__ dW, int N, int K,
                                                      int C) {
-#if defined(__CUDACC__)
-    // GPUs run _smem; with more than 4 rows of 16 lanes this tile would spill there.
-    backward_weight_simd_rows<4>(x, x_end, scale, dY, dW, N, K, C);
-#else
     if (C <= 4) {
         backward_weight_simd_rows<4>(x, x_end, scale, dY, dW, N, K, C);
     } else if (C <= 8) {
@@ -432,7 +433,6 @@ __device__ __forceinline__ void backward_weight_simd(const X& x, const typename 
     } else {
         backward_weight_simd_rows<16>(x, x_end, scale, dY, dW, N, K, C);
     }
-#endif
 }
 
 template <class X>
@@ -446,43 +446,31 @@ __device__ __forceinline__ void backward_weight_smem(const X& x, float scale, co
 
 // ---- forward
 
-extern "C" __global__ void linear_forward_f32_naive(const float* X, int ldx, const float* W, const float* b, float* Y,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_forward_f32_naive(const float* X, int ldx, const float* W, const float* b, float* Y,
                                                     int N, int K, int C) {
     forward_naive(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_forward_f32_smem(const float* X, int ldx, const float* W, const float* b, float* Y, int N, int K, int C) {
     forward_smem(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_f32_simd(const float* X, int ldx, const float* W,
-                                                                      const float* b, float* Y, int N, int K, int C) {
-    forward_simd(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
-}
-
-extern "C" __global__ void linear_forward_u8_naive(const unsigned char* pixels, int ldx, int rows, const int* index,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_forward_u8_naive(const unsigned char* pixels, int ldx, int rows, const int* index,
                                                    int offset, float scale, const float* W, const float* b, float* Y,
                                                    int N, int K, int C) {
     forward_naive(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_forward_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset, float scale,
                            const float* W, const float* b, float* Y, int N, int K, int C) {
     forward_smem(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
-extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_u8_simd(const unsigned char* pixels, int ldx, int rows,
-                                                                     const int* index, int offset, float scale,
-                                                                     const float* W, const float* b, float* Y, int N,
-                                                                     int K, int C) {
-    forward_simd(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
-}
-
 // ---- backward input: dX = dY·Wᵀ
 
-extern "C" __global__ void linear_backward_input_f32_naive(const float* dY, const float* W, float* dX, int N, int K,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_input_f32_naive(const float* dY, const float* W, float* dX, int N, int K,
                                                            int C) {
     long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
     if (t >= static_cast<long long>(N) * K) return;
@@ -492,10 +480,61 @@ extern "C" __global__ void linear_backward_input_f32_naive(const float* dY, cons
     dX[t] = sum;
 }
 
-extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     linear_backward_input_f32_smem(const float* dY, const float* W, float* dX, int N, int K, int C) {
     auto out = [=](int i, int k, float acc) { dX[static_cast<long long>(i) * K + k] = acc; };
     gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
+}
+
+// ---- backward weight: dW = Xᵀ·dY
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
+                                                            int K, int C) {
+    backward_weight_naive(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_backward_weight_f32_smem(const float* X, int ldx, const float* dY, float* dW, int N, int K, int C) {
+    backward_weight_smem(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_u8_naive(const unsigned char* pixels, int ldx, int rows,
+                                                           const int* index, int offset, float scale, const float* dY,
+                                                           float* dW, int N, int K, int C) {
+    backward_weight_naive(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_backward_weight_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset,
+                                   float scale, const float* dY, float* dW, int N, int K, int C) {
+    backward_weight_smem(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
+}
+
+// ---- backward bias: db = Σ_rows dY, one thread per column, rows in order
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_bias_f32(const float* dY, float* db, int N, int C) {
+    long long c = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    float sum = 0.0f;
+    for (int i = 0; i < N; ++i) sum += dY[static_cast<long long>(i) * C + c];
+    db[c] = sum;
+}
+
+// ---- host-only: the CPU device's _simd kernels ----------------------------
+// Not compiled into the PTX (GPUs run _smem; C# never asks a GPU for _simd):
+// they would only add to the JIT time of every cuModuleLoadData.
+#if !defined(__CUDACC__)
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_f32_simd(const float* X, int ldx, const float* W,
+                                                                      const float* b, float* Y, int N, int K, int C) {
+    forward_simd(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_u8_simd(const unsigned char* pixels, int ldx, int rows,
+                                                                     const int* index, int offset, float scale,
+                                                                     const float* W, const float* b, float* Y, int N,
+                                                                     int K, int C) {
+    forward_simd(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
 // W is read with stride C here (B(p, j) = W[j, p]); this product is not on the
@@ -513,33 +552,9 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(con
     gemm_simd(rows, SimdStridedB{W, C}, out, K, C);
 }
 
-// ---- backward weight: dW = Xᵀ·dY
-
-extern "C" __global__ void linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
-                                                            int K, int C) {
-    backward_weight_naive(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
-}
-
-extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
-    linear_backward_weight_f32_smem(const float* X, int ldx, const float* dY, float* dW, int N, int K, int C) {
-    backward_weight_smem(MatF32{X, ldx}, 1.0f, dY, dW, N, K, C);
-}
-
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(const float* X, int ldx, const float* dY,
                                                                               float* dW, int N, int K, int C) {
     backward_weight_simd(MatF32{X, ldx}, X + static_cast<long long>(max(N - 1, 0)) * ldx + K, 1.0f, dY, dW, N, K, C);
-}
-
-extern "C" __global__ void linear_backward_weight_u8_naive(const unsigned char* pixels, int ldx, int rows,
-                                                           const int* index, int offset, float scale, const float* dY,
-                                                           float* dW, int N, int K, int C) {
-    backward_weight_naive(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
-}
-
-extern "C" __global__ void __launch_bounds__(SMEM_THREADS)
-    linear_backward_weight_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset,
-                                   float scale, const float* dY, float* dW, int N, int K, int C) {
-    backward_weight_smem(Pixels{pixels, ldx, rows, index, offset}, scale, dY, dW, N, K, C);
 }
 
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(const unsigned char* pixels, int ldx,
@@ -550,32 +565,24 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(con
                          scale, dY, dW, N, K, C);
 }
 
-// ---- backward bias: db = Σ_rows dY, one thread per column, rows in order
-
-extern "C" __global__ void linear_backward_bias_f32(const float* dY, float* db, int N, int C) {
-    long long c = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    float sum = 0.0f;
-    for (int i = 0; i < N; ++i) sum += dY[static_cast<long long>(i) * C + c];
-    db[c] = sum;
-}
+#endif  // !defined(__CUDACC__)
 
 SHARPMAX_EXPORT(linear_forward_f32_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_forward_f32_smem, SHARPMAX_SYNC)
-SHARPMAX_EXPORT(linear_forward_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_forward_u8_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_forward_u8_smem, SHARPMAX_SYNC)
-SHARPMAX_EXPORT(linear_forward_u8_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_input_f32_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_input_f32_smem, SHARPMAX_SYNC)
-SHARPMAX_EXPORT(linear_backward_input_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_f32_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_f32_smem, SHARPMAX_SYNC)
-SHARPMAX_EXPORT(linear_backward_weight_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_u8_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_u8_smem, SHARPMAX_SYNC)
-SHARPMAX_EXPORT(linear_backward_weight_u8_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_bias_f32, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_forward_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_forward_u8_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_backward_input_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_backward_weight_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_backward_weight_u8_simd, SHARPMAX_NO_SYNC)
 // Static __shared__ bytes and launch bounds, for modules bound without PTX
 // (the checked mode compares them with the PTX: kernels/README.md).
 #define SMEM_TILE_BYTES (sizeof(float) * SMEM_BK * ((SMEM_BM + 1) + (SMEM_BN + 1)))

@@ -10,6 +10,11 @@
 //                  same inputs give bitwise the same result on every run.
 //   online_*       the (max, sum of exp) pair of Milakov & Gimelshein 2018.
 //
+// max2 skips a NaN (x > NaN and NaN > x are both false), but every row loop then
+// adds exp(NaN - max) into the row's sum, so a NaN entry still makes every output
+// of its row NaN (safe_reciprocal keeps it); a +inf entry gives exp(inf - inf) =
+// NaN the same way. That is NumPy's and PyTorch's softmax of such a row.
+//
 // The running maximum starts at -FLT_MAX, not -inf: then exp(x - max) of a -inf
 // entry is exp(-inf) = 0, never exp(-inf - -inf) = NaN, and a row whose entries
 // are all -inf ends with max = -FLT_MAX and sum = 0, which callers test for.
@@ -208,4 +213,6 @@ __device__ __forceinline__ OnlineMaxSum block_online(OnlineMaxSum s, float* scra
 }
 
 // 1/Σ, or 0 for a row whose entries are all -inf (Σ = 0): its softmax is all zeros.
-__device__ __forceinline__ float safe_reciprocal(float sum) { return sum > 0.0f ? 1.0f / sum : 0.0f; }
+// A NaN Σ (a NaN or +inf entry) stays NaN, so the whole row comes out NaN as in
+// NumPy and PyTorch; `sum > 0 ? 1/sum : 0` would zero every finite entry instead.
+__device__ __forceinline__ float safe_reciprocal(float sum) { return sum == 0.0f ? 0.0f : 1.0f / sum; }

@@ -8,7 +8,7 @@
 //                   CPU device uses a few threads whose runs vectorize.
 #include "sharpmax_compat.cuh"
 
-extern "C" __global__ void sgd_update_f32(float* __restrict__ w, const float* __restrict__ g, float lr,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) sgd_update_f32(float* __restrict__ w, const float* __restrict__ g, float lr,
                                           float weight_decay, int n) {
     const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
     const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -12,6 +12,20 @@
 // A kernel registered NO_SYNC that synchronizes with more than one thread per
 // block makes its launch fail (CUDA_ERROR_LAUNCH_FAILED), so the flag cannot lie.
 //
+// A kernel only the CPU device runs (linear.cu's _simd) is defined inside
+// `#if !defined(__CUDACC__)` and exported with SHARPMAX_EXPORT_HOST_ONLY: it is
+// not in the PTX, and C# never asks a GPU for it.
+//
+// SHARPMAX_MAX_THREADS(max_threads) before a kernel's name is the most threads
+// per block it may be launched with: __launch_bounds__(max_threads, 1) under
+// nvcc, so ptxas fits its registers to one such block (65536 / max_threads;
+// without the 1, ptxas 11.8 aimed at two blocks per SM and spilled), and
+// `.maxntid` in the PTX, which the driver enforces and reports as
+// CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK (tests/check-ptx.sh checks registers
+// × threads against the register file). On the host it expands to nothing; a
+// bound below 1024 is also declared after the export with
+// SHARPMAX_LAUNCH_BOUNDS(name, threads) for modules bound without PTX.
+//
 // Dynamic shared memory is declared with SHARPMAX_DYNAMIC_SHARED(type, name)
 // instead of `extern __shared__ type name[];`.
 //
@@ -32,6 +46,8 @@
 #if defined(__CUDACC__)
 
 #define SHARPMAX_EXPORT(name, sync_flag)
+#define SHARPMAX_EXPORT_HOST_ONLY(name, sync_flag)
+#define SHARPMAX_MAX_THREADS(max_threads) __launch_bounds__(max_threads, 1)
 #define SHARPMAX_STATIC_SHARED(name, bytes)
 #define SHARPMAX_LAUNCH_BOUNDS(name, threads)
 #define SHARPMAX_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
@@ -146,6 +162,8 @@ T from_bits(std::uint64_t bits) {
 #define SHARPMAX_EXPORT(name, sync_flag)                                                  \
     static ::sharpmax_rt::KernelRegistration SHARPMAX_CONCAT(sharpmax_registration_, name)( \
         #name, reinterpret_cast<void*>(&name), ::sharpmax_rt::invoker_for(&name), sync_flag);
+#define SHARPMAX_EXPORT_HOST_ONLY(name, sync_flag) SHARPMAX_EXPORT(name, sync_flag)
+#define SHARPMAX_MAX_THREADS(max_threads)
 #define SHARPMAX_STATIC_SHARED(name, bytes)                                                          \
     static ::sharpmax_rt::KernelAttributeRegistration SHARPMAX_CONCAT(sharpmax_static_shared_, name)( \
         #name, ::sharpmax_rt::KernelAttribute::static_shared_bytes, bytes);

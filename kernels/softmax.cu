@@ -36,14 +36,14 @@
 
 // ---- naive chain --------------------------------------------------------------
 
-extern "C" __global__ void softmax_rowmax_f32(const float* __restrict__ x, int N, int C, int ldx,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_rowmax_f32(const float* __restrict__ x, int N, int C, int ldx,
                                               float* __restrict__ rowmax) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
     rowmax[r] = row_max(x + static_cast<long long>(r) * ldx, C);
 }
 
-extern "C" __global__ void softmax_expsum_f32(const float* x, int N, int C, int ldx,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_expsum_f32(const float* x, int N, int C, int ldx,
                                               const float* __restrict__ rowmax, float* y, int ldy,
                                               float* __restrict__ rowsum) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -51,7 +51,7 @@ extern "C" __global__ void softmax_expsum_f32(const float* x, int N, int C, int 
     rowsum[r] = row_exp_sum(x + static_cast<long long>(r) * ldx, rowmax[r], y + static_cast<long long>(r) * ldy, C);
 }
 
-extern "C" __global__ void softmax_normalize_f32(float* __restrict__ y, int N, int C, int ldy,
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_normalize_f32(float* __restrict__ y, int N, int C, int ldy,
                                                  const float* __restrict__ rowsum) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
@@ -60,7 +60,7 @@ extern "C" __global__ void softmax_normalize_f32(float* __restrict__ y, int N, i
 
 // ---- fused: one thread per row ------------------------------------------------
 
-extern "C" __global__ void softmax_forward_f32_row(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_row(const float* x, int N, int C, int ldx, float* y, int ldy) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
     const float* xr = x + static_cast<long long>(r) * ldx;
@@ -102,19 +102,19 @@ ROW_UNROLL
     }
 }
 
-extern "C" __global__ void softmax_forward_f32_warp32(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) softmax_forward_f32_warp32(const float* x, int N, int C, int ldx, float* y, int ldy) {
     softmax_warp<1>(x, N, C, ldx, y, ldy);
 }
-extern "C" __global__ void softmax_forward_f32_warp256(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) softmax_forward_f32_warp256(const float* x, int N, int C, int ldx, float* y, int ldy) {
     softmax_warp<8>(x, N, C, ldx, y, ldy);
 }
-extern "C" __global__ void softmax_forward_f32_warp1024(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) softmax_forward_f32_warp1024(const float* x, int N, int C, int ldx, float* y, int ldy) {
     softmax_warp<32>(x, N, C, ldx, y, ldy);
 }
 
 // ---- fused: one block per row, the row in shared memory -----------------------
 
-extern "C" __global__ void softmax_forward_f32_block(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_block(const float* x, int N, int C, int ldx, float* y, int ldy) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
     __shared__ float scratch[32];
     int r = blockIdx.x;
@@ -140,7 +140,7 @@ extern "C" __global__ void softmax_forward_f32_block(const float* x, int N, int 
 
 // ---- fused: one block per row, streaming (online softmax) ---------------------
 
-extern "C" __global__ void softmax_forward_f32_online(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_online(const float* x, int N, int C, int ldx, float* y, int ldy) {
     __shared__ float scratch[64];
     int r = blockIdx.x;
     if (r >= N) return;
@@ -166,3 +166,6 @@ SHARPMAX_EXPORT(softmax_forward_f32_online, SHARPMAX_SYNC)
 // (the checked mode compares them with the PTX: kernels/README.md).
 SHARPMAX_STATIC_SHARED(softmax_forward_f32_block, sizeof(float) * 32)
 SHARPMAX_STATIC_SHARED(softmax_forward_f32_online, sizeof(float) * 64)
+SHARPMAX_LAUNCH_BOUNDS(softmax_forward_f32_warp32, 256)
+SHARPMAX_LAUNCH_BOUNDS(softmax_forward_f32_warp256, 256)
+SHARPMAX_LAUNCH_BOUNDS(softmax_forward_f32_warp1024, 256)

@@ -306,14 +306,21 @@ public sealed partial class DeviceTests(DeviceKind kind) : DeviceTestBase(kind)
                 "PTX entries vs SHARPMAX_EXPORT lines in kernels/*.cu (a stale native build? rerun ./build.sh)");
             foreach (var name in entries)
                 Assert.That(Device.Kernel(name).Name, Is.EqualTo(name));
+            // SHARPMAX_EXPORT_HOST_ONLY kernels stay out of the PTX (no JIT time on a GPU) but exist on the CPU device.
+            var hostOnly = KernelSourceExports(HostOnlyExportLine());
+            Assert.That(hostOnly, Is.Not.Empty, "linear.cu's _simd kernels are host-only");
+            Assert.That(entries.Intersect(hostOnly), Is.Empty, "a host-only kernel in the PTX");
+            if (Kind == DeviceKind.Cpu)
+                foreach (var name in hostOnly)
+                    Assert.That(Device.Kernel(name).Name, Is.EqualTo(name), $"{name}: no host twin");
         });
     }
 
-    private static List<string> KernelSourceExports()
+    private static List<string> KernelSourceExports(Regex? line = null)
     {
         var kernels = RepositoryDirectory("kernels");
         return Directory.EnumerateFiles(kernels, "*.cu")
-            .SelectMany(file => ExportLine().Matches(File.ReadAllText(file)).Select(m => m.Groups["name"].Value))
+            .SelectMany(file => (line ?? ExportLine()).Matches(File.ReadAllText(file)).Select(m => m.Groups["name"].Value))
             .ToList();
     }
 
@@ -335,4 +342,7 @@ public sealed partial class DeviceTests(DeviceKind kind) : DeviceTestBase(kind)
 
     [GeneratedRegex(@"^SHARPMAX_EXPORT\((?<name>\w+),", RegexOptions.Multiline)]
     private static partial Regex ExportLine();
+
+    [GeneratedRegex(@"^SHARPMAX_EXPORT_HOST_ONLY\((?<name>\w+),", RegexOptions.Multiline)]
+    private static partial Regex HostOnlyExportLine();
 }

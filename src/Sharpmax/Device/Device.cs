@@ -103,6 +103,7 @@ public sealed class Device : IDisposable
     /// <returns>The device; <see cref="Description"/> says which one and why.</returns>
     /// <exception cref="DeviceUnavailableException">The requested device cannot be opened here; the message says why.</exception>
     /// <exception cref="CudaException">The device was found but failed to initialize or to load the kernels.</exception>
+    /// <exception cref="ArgumentException"><see cref="LaunchBlockingVariable"/> is set to something other than 0 or 1.</exception>
     public static Device Open(DeviceKind kind = DeviceKind.Auto)
     {
         switch (kind)
@@ -215,14 +216,17 @@ public sealed class Device : IDisposable
             {
                 module = ptxModule;
             }
-            else if (_usesAllHostKernelsImage)
+            else if (_usesAllHostKernelsImage || context.Api.IsHostLibrary)
             {
+                // Host-only kernels (linear.cu's _simd) are not in the PTX: the CPU device binds them by name.
+                if (_allHostKernelsModule == 0)
+                    _allHostKernelsModule = LoadAllHostKernels();
                 module = _allHostKernelsModule;
             }
             else
             {
                 throw new ArgumentException(
-                    $"No kernel named '{name}': the embedded PTX declares {string.Join(", ", _moduleOfEntry.Keys.Order(StringComparer.Ordinal))}.",
+                    $"No kernel named '{name}' on the CUDA device (kernels exported SHARPMAX_EXPORT_HOST_ONLY run on the CPU device only): the embedded PTX declares {string.Join(", ", _moduleOfEntry.Keys.Order(StringComparer.Ordinal))}.",
                     nameof(name));
             }
 
@@ -236,17 +240,22 @@ public sealed class Device : IDisposable
     /// Launches a kernel on the default stream. The configuration is checked by the driver, so an illegal one
     /// (more threads than <see cref="MaxThreadsPerBlock"/>, an empty grid, more shared memory than
     /// <see cref="MaxSharedBytesPerBlockOptIn"/>) throws CUDA_ERROR_INVALID_VALUE on both devices.
-    /// On the CPU device the launch has finished when this returns; on a GPU call <see cref="Synchronize"/>.
+    /// On the CPU device the launch has finished when this returns. On a GPU it is asynchronous: a fault inside the
+    /// kernel surfaces at the next call that waits, against that call, unless <see cref="LaunchBlocking"/> is on.
+    /// A rejected launch throws a <see cref="CudaException"/> whose <see cref="CudaException.Call"/> names the kernel,
+    /// grid, block and shared memory.
     /// </summary>
     /// <param name="kernel">A kernel of this device.</param>
     /// <param name="grid">Blocks in the grid.</param>
     /// <param name="block">Threads in a block.</param>
-    /// <param name="sharedBytes">Dynamic shared memory per block, in bytes; above 48 KiB the kernel opts in once.</param>
+    /// <param name="sharedBytes">Dynamic shared memory per block, in bytes; above 48 KiB minus the kernel's static shared
+    /// memory (<see cref="Kernel.StaticSharedBytes"/>) the kernel opts in once.</param>
     /// <param name="args">The kernel's arguments in declaration order (at most 64).</param>
     /// <exception cref="ArgumentException">The kernel or a buffer belongs to another device, or there are too many arguments.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="sharedBytes"/> is negative.</exception>
     /// <exception cref="ObjectDisposedException">The device or a buffer argument was disposed.</exception>
-    /// <exception cref="CudaException">The driver rejected the launch or the kernel failed.</exception>
+    /// <exception cref="CudaException">The driver rejected the launch (CUDA_ERROR_INVALID_VALUE also when static plus
+    /// dynamic shared memory exceed <see cref="MaxSharedBytesPerBlockOptIn"/>) or the kernel failed.</exception>
     public unsafe void Launch(Kernel kernel, Dim3 grid, Dim3 block, int sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -274,16 +283,41 @@ public sealed class Device : IDisposable
             pointers[i] = &values[i];
         }
 
+        // Static and dynamic shared memory share the block's limit: past the default (48 KiB − static) the kernel
+        // must opt in, and the sum may not pass the opt-in maximum.
         if (sharedBytes > kernel.DynamicSharedLimit)
             AllowDynamicShared(kernel, sharedBytes);
 
-        CudaCheck.Check(context.Api, context.Api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z,
-            (uint)sharedBytes, 0, pointers, null));
+        var api = context.Api;
+        var launched = api.cuLaunchKernel(kernel.Function, grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z, (uint)sharedBytes, 0, pointers, null);
+        if (launched != 0)
+            throw CudaCheck.Failure(api, launched, $"cuLaunchKernel({DescribeLaunch(kernel, grid, block, sharedBytes)})");
+        if (LaunchBlocking)
+        {
+            var synchronized = api.cuCtxSynchronize();
+            if (synchronized != 0)
+                throw CudaCheck.Failure(api, synchronized,
+                    $"cuCtxSynchronize() right after launching {DescribeLaunch(kernel, grid, block, sharedBytes)} ({LaunchBlockingVariable}=1: this launch failed)");
+        }
 
         // A buffer passed only through its KernelArg must not be finalized (and freed) during the launch.
         foreach (var arg in args)
             GC.KeepAlive(arg.Owner);
     }
+
+    /// <summary>
+    /// Synchronous launches, as CUDA_LAUNCH_BLOCKING=1: <see cref="Launch"/> waits for each kernel and a kernel that
+    /// faults (an illegal address, a device-side trap) throws there, its <see cref="CudaException"/> naming the
+    /// kernel, grid, block and shared memory. Off by default, where a GPU reports such a fault at the next call that
+    /// waits (a copy to the host, <see cref="Synchronize"/>, a later launch) against that call, and the context
+    /// stays unusable (every later call fails with the same error) until the process ends. Initialized from
+    /// <see cref="LaunchBlockingVariable"/>; the CPU device runs every launch to the end before returning anyway.
+    /// </summary>
+    public bool LaunchBlocking { get; set; }
+
+    /// <summary>The environment variable that turns <see cref="LaunchBlocking"/> on for every device opened: "1"
+    /// (on) or "0" (off, as when unset).</summary>
+    public const string LaunchBlockingVariable = "SHARPMAX_LAUNCH_BLOCKING";
 
     /// <summary>Waits until all work launched on the device has finished; reports a kernel failure as a <see cref="CudaException"/>.</summary>
     /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
@@ -313,6 +347,15 @@ public sealed class Device : IDisposable
         var context = ContextForUse();
         var api = CpuOnly(context, nameof(SetScheduleSeed));
         CudaCheck.Check(api, api.smhost_setScheduleSeed(seed));
+    }
+
+    /// <summary>CPU device only: the runtime's checked mode, which fails a launch on what a GPU would turn into a
+    /// fault (a write past the end of an allocation: CUDA_ERROR_ILLEGAL_ADDRESS).</summary>
+    internal unsafe void SetCheckedMode(bool on)
+    {
+        var context = ContextForUse();
+        var api = CpuOnly(context, nameof(SetCheckedMode));
+        CudaCheck.Check(api, api.smhost_setCheckedMode(on ? 1 : 0));
     }
 
     /// <summary>CPU device only: worker threads that run blocks in parallel (0: one per core).</summary>
@@ -360,14 +403,27 @@ public sealed class Device : IDisposable
         return _context;
     }
 
+    /// <summary>Reads <see cref="LaunchBlockingVariable"/>: unset, empty or "0" is off, "1" on.</summary>
+    /// <exception cref="ArgumentException">Any other value (the message quotes it).</exception>
+    internal static bool LaunchBlockingFromEnvironment(string? value) => value?.Trim() switch
+    {
+        null or "" or "0" => false,
+        "1" => true,
+        _ => throw new ArgumentException($"{LaunchBlockingVariable} is '{value}'; expected 1 (synchronous launches) or 0.", nameof(value)),
+    };
+
+    private static string DescribeLaunch(Kernel kernel, Dim3 grid, Dim3 block, int sharedBytes) =>
+        $"{kernel.Name}, grid ({grid.X}, {grid.Y}, {grid.Z}), block ({block.X}, {block.Y}, {block.Z}), {sharedBytes} bytes of dynamic shared memory";
+
     private static unsafe Device Create(DeviceKind kind, DriverApi api, string choice)
     {
+        bool blocking = LaunchBlockingFromEnvironment(Environment.GetEnvironmentVariable(LaunchBlockingVariable));
         int device;
         CudaCheck.Check(api, api.cuDeviceGet(&device, 0));
         var context = PrimaryContextHandle.Retain(api, device);
         try
         {
-            return new Device(kind, context, choice);
+            return new Device(kind, context, choice) { LaunchBlocking = blocking };
         }
         catch
         {
@@ -446,7 +502,17 @@ public sealed class Device : IDisposable
         }
 
         CudaCheck.Check(context.Api, result, $"cuModuleGetFunction(&function, module, \"{name}\")");
-        return new Kernel(this, name, function);
+        return new Kernel(this, name, function,
+            FunctionAttribute(context.Api, function, DriverApi.FuncAttributeMaxThreadsPerBlock, "CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK", name),
+            FunctionAttribute(context.Api, function, DriverApi.FuncAttributeSharedSizeBytes, "CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES", name),
+            FunctionAttribute(context.Api, function, DriverApi.FuncAttributeMaxDynamicSharedSizeBytes, "CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES", name));
+    }
+
+    private static unsafe int FunctionAttribute(DriverApi api, nint function, int attribute, string attributeName, string kernelName)
+    {
+        int value;
+        CudaCheck.Check(api, api.cuFuncGetAttribute(&value, attribute, function), $"cuFuncGetAttribute(&value, {attributeName}, {kernelName})");
+        return value;
     }
 
     private unsafe void LoadPtx(PtxImage image)
@@ -499,7 +565,8 @@ public sealed class Device : IDisposable
             if (sharedBytes <= kernel.DynamicSharedLimit)
                 return;
             var api = _context.Api;
-            CudaCheck.Check(api, api.cuFuncSetAttribute(kernel.Function, DriverApi.FuncAttributeMaxDynamicSharedSizeBytes, sharedBytes));
+            CudaCheck.Check(api, api.cuFuncSetAttribute(kernel.Function, DriverApi.FuncAttributeMaxDynamicSharedSizeBytes, sharedBytes),
+                $"cuFuncSetAttribute({kernel.Name}, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, {sharedBytes}) for a block with {kernel.StaticSharedBytes} bytes of static shared memory besides");
             kernel.DynamicSharedLimit = sharedBytes;
         }
     }

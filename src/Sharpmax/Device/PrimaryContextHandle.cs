@@ -10,14 +10,7 @@ namespace Sharpmax;
 /// </summary>
 internal sealed class PrimaryContextHandle : SafeHandle
 {
-    private static long s_nextSerial;
-
-    // The serial of the context this thread last made current (a CUDA current context is per OS thread).
-    [ThreadStatic]
-    private static long t_currentSerial;
-
     private readonly List<nint> _modules = [];
-    private readonly long _serial = Interlocked.Increment(ref s_nextSerial);
     private long _liveBytes;
 
     private PrimaryContextHandle(DriverApi api, int device)
@@ -47,25 +40,18 @@ internal sealed class PrimaryContextHandle : SafeHandle
         return owner;
     }
 
-    /// <summary>Makes this context current on the calling thread, unless it already is.</summary>
+    /// <summary>Makes this context current on the calling thread, unless it already is. Asked of the driver every
+    /// time (cuCtxGetCurrent, a thread-local read there), not remembered: other code on the thread (cuBLAS, another
+    /// library, a raw driver call) may have made another context current, or none, since the last call.</summary>
     public unsafe void MakeCurrent()
     {
-        if (t_currentSerial == _serial)
+        if (IsCurrent())
             return;
         CudaCheck.Check(Api, Api.cuCtxSetCurrent(handle));
-        t_currentSerial = _serial;
     }
 
     /// <summary>As <see cref="MakeCurrent"/>, for release paths that cannot throw.</summary>
-    public unsafe bool TryMakeCurrent()
-    {
-        if (t_currentSerial == _serial)
-            return true;
-        if (Api.cuCtxSetCurrent(handle) != 0)
-            return false;
-        t_currentSerial = _serial;
-        return true;
-    }
+    public unsafe bool TryMakeCurrent() => IsCurrent() || Api.cuCtxSetCurrent(handle) == 0;
 
     /// <summary>Records a module so it is unloaded before the context is released.</summary>
     public void AddModule(nint module)
@@ -75,6 +61,12 @@ internal sealed class PrimaryContextHandle : SafeHandle
     }
 
     public void CountAllocation(long bytes) => Interlocked.Add(ref _liveBytes, bytes);
+
+    private unsafe bool IsCurrent()
+    {
+        nint current;
+        return Api.cuCtxGetCurrent(&current) == 0 && current == handle;
+    }
 
     protected override unsafe bool ReleaseHandle()
     {
@@ -87,8 +79,6 @@ internal sealed class PrimaryContextHandle : SafeHandle
             _modules.Clear();
         }
 
-        var released = Api.cuDevicePrimaryCtxRelease_v2(CuDevice) == 0;
-        t_currentSerial = 0;
-        return released;
+        return Api.cuDevicePrimaryCtxRelease_v2(CuDevice) == 0;
     }
 }

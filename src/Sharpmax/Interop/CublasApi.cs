@@ -47,12 +47,21 @@ internal sealed unsafe class CublasApi
         _ => "unknown cuBLAS status",
     };
 
+    /// <summary>The file names tried, newest major version first (CUDA 13, 12, 11): a machine with several
+    /// toolkits gets the one matching its newest driver. Versioned names, because the unversioned links ship
+    /// only with the development packages.</summary>
+    public static IReadOnlyList<string> CandidateNames(bool windows) => windows
+        ? ["cublas64_13.dll", "cublas64_12.dll", "cublas64_11.dll"]
+        : ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11"];
+
+    /// <summary>Opens the first candidate that <paramref name="resolver"/> loads: its handle and name, or false and
+    /// the sentence naming every file tried.</summary>
+    public static bool TryOpenLibrary(LibraryResolver resolver, bool windows, out nint handle, out string loadedName, out string failure) =>
+        NativeLibraries.TryOpen(CandidateNames(windows), resolver, out handle, out loadedName, out failure);
+
     private static (CublasApi?, string) Open()
     {
-        string[] names = OperatingSystem.IsWindows()
-            ? ["cublas64_12.dll", "cublas64_11.dll"]
-            : ["libcublas.so.12", "libcublas.so.11"];
-        if (!NativeLibraries.TryOpen(names, out var handle, out var loadedName, out var failure))
+        if (!TryOpenLibrary(LibraryResolver.Default, OperatingSystem.IsWindows(), out var handle, out var loadedName, out var failure))
             return (null, failure);
         try
         {

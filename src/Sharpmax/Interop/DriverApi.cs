@@ -15,6 +15,10 @@ internal sealed unsafe class DriverApi
     /// <summary>SMHOST_ALL_KERNELS_IMAGE: a module image that binds every kernel compiled into the host library.</summary>
     public const string AllHostKernelsImage = "// sharpmax: bind all host kernels\n";
 
+    // CUfunction_attribute values (cuda.h).
+    public const int FuncAttributeMaxThreadsPerBlock = 0;
+    public const int FuncAttributeSharedSizeBytes = 1;
+    public const int FuncAttributeNumRegs = 4;
     public const int FuncAttributeMaxDynamicSharedSizeBytes = 8;
     public const int JitErrorLogBuffer = 5;
     public const int JitErrorLogBufferSizeBytes = 6;
@@ -32,6 +36,7 @@ internal sealed unsafe class DriverApi
     public delegate* unmanaged<nint*, int, int> cuDevicePrimaryCtxRetain;
     public delegate* unmanaged<int, int> cuDevicePrimaryCtxRelease_v2;
     public delegate* unmanaged<nint, int> cuCtxSetCurrent;
+    public delegate* unmanaged<nint*, int> cuCtxGetCurrent;
     public delegate* unmanaged<int> cuCtxSynchronize;
     public delegate* unmanaged<nuint*, nuint*, int> cuMemGetInfo_v2;
 
@@ -39,6 +44,7 @@ internal sealed unsafe class DriverApi
     public delegate* unmanaged<nint, int> cuModuleUnload;
     public delegate* unmanaged<nint*, nint, byte*, int> cuModuleGetFunction;
     public delegate* unmanaged<nint, int, int, int> cuFuncSetAttribute;
+    public delegate* unmanaged<int*, int, nint, int> cuFuncGetAttribute;
 
     public delegate* unmanaged<ulong*, nuint, int> cuMemAlloc_v2;
     public delegate* unmanaged<ulong, int> cuMemFree_v2;
@@ -64,6 +70,7 @@ internal sealed unsafe class DriverApi
     public delegate* unmanaged<ulong, int> smhost_setScheduleSeed;
     public delegate* unmanaged<int, int> smhost_setWorkerCount;
     public delegate* unmanaged<byte*> smhost_lastErrorDetail;
+    public delegate* unmanaged<int, int> smhost_setCheckedMode;
 
     /// <summary>Resolves the table from an opened library: plain names from the NVIDIA driver, names with
     /// <see cref="HostLibraryPrefix"/> (and the extras) from libsharpmax_host.</summary>
@@ -86,12 +93,14 @@ internal sealed unsafe class DriverApi
             cuDevicePrimaryCtxRetain = (delegate* unmanaged<nint*, int, int>)Get("cuDevicePrimaryCtxRetain"),
             cuDevicePrimaryCtxRelease_v2 = (delegate* unmanaged<int, int>)Get("cuDevicePrimaryCtxRelease_v2"),
             cuCtxSetCurrent = (delegate* unmanaged<nint, int>)Get("cuCtxSetCurrent"),
+            cuCtxGetCurrent = (delegate* unmanaged<nint*, int>)Get("cuCtxGetCurrent"),
             cuCtxSynchronize = (delegate* unmanaged<int>)Get("cuCtxSynchronize"),
             cuMemGetInfo_v2 = (delegate* unmanaged<nuint*, nuint*, int>)Get("cuMemGetInfo_v2"),
             cuModuleLoadDataEx = (delegate* unmanaged<nint*, void*, uint, int*, void**, int>)Get("cuModuleLoadDataEx"),
             cuModuleUnload = (delegate* unmanaged<nint, int>)Get("cuModuleUnload"),
             cuModuleGetFunction = (delegate* unmanaged<nint*, nint, byte*, int>)Get("cuModuleGetFunction"),
             cuFuncSetAttribute = (delegate* unmanaged<nint, int, int, int>)Get("cuFuncSetAttribute"),
+            cuFuncGetAttribute = (delegate* unmanaged<int*, int, nint, int>)Get("cuFuncGetAttribute"),
             cuMemAlloc_v2 = (delegate* unmanaged<ulong*, nuint, int>)Get("cuMemAlloc_v2"),
             cuMemFree_v2 = (delegate* unmanaged<ulong, int>)Get("cuMemFree_v2"),
             cuMemcpyHtoD_v2 = (delegate* unmanaged<ulong, void*, nuint, int>)Get("cuMemcpyHtoD_v2"),
@@ -115,6 +124,7 @@ internal sealed unsafe class DriverApi
             api.smhost_setScheduleSeed = (delegate* unmanaged<ulong, int>)NativeLibraries.Export(library, libraryName, "smhost_setScheduleSeed");
             api.smhost_setWorkerCount = (delegate* unmanaged<int, int>)NativeLibraries.Export(library, libraryName, "smhost_setWorkerCount");
             api.smhost_lastErrorDetail = (delegate* unmanaged<byte*>)NativeLibraries.Export(library, libraryName, "smhost_lastErrorDetail");
+            api.smhost_setCheckedMode = (delegate* unmanaged<int, int>)NativeLibraries.Export(library, libraryName, "smhost_setCheckedMode");
         }
 
         return api;

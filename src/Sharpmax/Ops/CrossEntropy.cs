@@ -116,14 +116,18 @@ internal sealed class CrossEntropyCore : IDisposable
 
     public CrossEntropyOptions Options { get; }
 
-    /// <summary>The label status for a row kernel. When a call failed between that launch and the status read
-    /// (a CudaException), the stale status is cleared here, before the next call's launches.</summary>
+    /// <summary>The label status for a row kernel. A status left set by the previous call (a bad label, or a
+    /// CudaException between that launch and the status read) is cleared here. Only the status's two ints are
+    /// cleared: the count of valid rows beside it may already hold this call's value (the fused path counts first).</summary>
     public KernelArg Status
     {
         get
         {
             if (_statusMayBeSet)
-                _result.Clear();
+            {
+                ReadOnlySpan<int> zeros = [0, 0];
+                _result.CopyFrom(zeros, StatusOffset);
+            }
             _statusMayBeSet = true;
             return _result.At(StatusOffset);
         }

@@ -17,7 +17,8 @@ public enum LinearVariant
     SharedMemory,
 
     /// <summary>Barrier-free register tiles of 4 to 16 rows × 16 columns, whose inner loops are vector code on the
-    /// host (<c>_simd</c>): the CPU device's kernels. The CPU runtime runs their threads as plain calls.</summary>
+    /// host (<c>_simd</c>): the CPU device's kernels, compiled for it only (not in the PTX). The CPU runtime runs
+    /// their threads as plain calls.</summary>
     Simd,
 }
 
@@ -42,11 +43,14 @@ public sealed class Linear
     /// <param name="variant">The kernels to run; <see cref="LinearVariant.Fast"/> picks by device kind.</param>
     /// <exception cref="ArgumentNullException"><paramref name="device"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="variant"/> is not a defined value.</exception>
+    /// <exception cref="ArgumentException"><paramref name="variant"/> is Simd on a CUDA device (host-only kernels).</exception>
     public Linear(Device device, LinearVariant variant = LinearVariant.Fast)
     {
         ArgumentNullException.ThrowIfNull(device);
         if (!Enum.IsDefined(variant))
             throw new ArgumentOutOfRangeException(nameof(variant), variant, "Not a LinearVariant.");
+        if (variant == LinearVariant.Simd && device.Kind == DeviceKind.Cuda)
+            throw new ArgumentException("The _simd kernels are compiled for the CPU device only (they are not in the PTX); use Fast or SharedMemory on CUDA.", nameof(variant));
         Device = device;
         Variant = variant;
         Kernels = variant != LinearVariant.Fast ? variant

@@ -49,7 +49,8 @@ internal struct RowPlanCache
 /// loops compile to SIMD. Rows go a few blocks per core, but a block gets at least 32 Ki elements: below that the
 /// whole grid is one block, run on the calling thread without waking a worker.</item>
 /// <item>CUDA: C ≤ 1024 → a warp per row (32, 256 or 1024 columns per warp: 1, 8 or 32 values per lane);
-/// 4·C bytes of dynamic shared memory within the opt-in limit → a block per row with the row in shared memory;
+/// 4·C bytes of dynamic shared memory plus the block kernel's static shared memory within the opt-in limit → a
+/// block per row with the row in shared memory;
 /// otherwise → a block per row streaming the row twice (online softmax).</item>
 /// </list>
 /// A requested variant overrides the rule (tests and the bench run every variant on every device).
@@ -65,19 +66,23 @@ internal static class RowDispatch
     private const int CpuMinBlockElements = 32 * 1024;
     private const int CpuBlocksPerCore = 4;
 
-    // The block kernel's static __shared__ scratch (32 floats), kept free next to the cached row.
-    private const int StaticSharedBytes = 32 * sizeof(float);
-
-    /// <summary>The variant that runs for <paramref name="requested"/> on this device and row length.</summary>
+    /// <summary>The variant that runs for <paramref name="requested"/> on this device and row length; the block
+    /// kernel of <paramref name="family"/> counts its static shared memory as the driver reports it.</summary>
     /// <exception cref="ArgumentException">The requested variant cannot run rows of length <paramref name="c"/>.</exception>
-    public static RowKernelVariant Resolve(Device device, RowKernelVariant requested, int c) =>
-        Resolve(device.Kind, device.MaxSharedBytesPerBlockOptIn, requested, c);
+    public static RowKernelVariant Resolve(Device device, string family, RowKernelVariant requested, int c)
+    {
+        bool blockMayRun = requested is RowKernelVariant.Block || (requested is RowKernelVariant.Auto && device.Kind == DeviceKind.Cuda && c > WarpMaxColumns);
+        int staticShared = blockMayRun ? device.Kernel($"{family}_block").StaticSharedBytes : 0;
+        return Resolve(device.Kind, device.MaxSharedBytesPerBlockOptIn, staticShared, requested, c);
+    }
 
     /// <summary>The rule itself, for a device of <paramref name="kind"/> allowing <paramref name="sharedBytesOptIn"/>
-    /// bytes of shared memory per block.</summary>
+    /// bytes of shared memory per block, whose block kernel has <paramref name="blockStaticSharedBytes"/> bytes of
+    /// static shared memory besides the 4·C bytes of the row.</summary>
     /// <exception cref="ArgumentException">The requested variant cannot run rows of length <paramref name="c"/>.</exception>
-    public static RowKernelVariant Resolve(DeviceKind kind, int sharedBytesOptIn, RowKernelVariant requested, int c)
+    public static RowKernelVariant Resolve(DeviceKind kind, int sharedBytesOptIn, int blockStaticSharedBytes, RowKernelVariant requested, int c)
     {
+        long blockBytes = (long)c * sizeof(float) + blockStaticSharedBytes;
         switch (requested)
         {
             case RowKernelVariant.Auto when kind == DeviceKind.Cpu:
@@ -85,12 +90,12 @@ internal static class RowDispatch
             case RowKernelVariant.Auto:
                 if (c <= WarpMaxColumns)
                     return RowKernelVariant.Warp;
-                return BlockSharedBytes(c) <= sharedBytesOptIn ? RowKernelVariant.Block : RowKernelVariant.Online;
+                return blockBytes <= sharedBytesOptIn ? RowKernelVariant.Block : RowKernelVariant.Online;
             case RowKernelVariant.Warp when c > WarpMaxColumns:
                 throw new ArgumentException($"The warp kernels hold rows of at most {WarpMaxColumns} columns; C = {c}.", nameof(requested));
-            case RowKernelVariant.Block when BlockSharedBytes(c) > sharedBytesOptIn:
+            case RowKernelVariant.Block when blockBytes > sharedBytesOptIn:
                 throw new ArgumentException(
-                    $"The block kernel caches the row in shared memory: C = {c} needs {BlockSharedBytes(c)} bytes, the device allows {sharedBytesOptIn}.",
+                    $"The block kernel caches the row in shared memory: C = {c} needs {blockBytes} bytes ({blockStaticSharedBytes} of them static), the device allows {sharedBytesOptIn}.",
                     nameof(requested));
             case RowKernelVariant.Row or RowKernelVariant.Warp or RowKernelVariant.Block or RowKernelVariant.Online:
                 return requested;
@@ -102,7 +107,7 @@ internal static class RowDispatch
     /// <summary>The kernel name and launch shape for <paramref name="family"/> (e.g. <c>softmax_forward_f32</c>).</summary>
     public static RowLaunch Plan(Device device, string family, RowKernelVariant requested, int n, int c)
     {
-        var variant = Resolve(device, requested, c);
+        var variant = Resolve(device, family, requested, c);
         switch (variant)
         {
             case RowKernelVariant.Row:
@@ -151,8 +156,6 @@ internal static class RowDispatch
             threads *= 2;
         return threads;
     }
-
-    private static long BlockSharedBytes(int c) => (long)c * sizeof(float) + StaticSharedBytes;
 
     private static int CeilDiv(int a, int b) => (int)(((long)a + b - 1) / b);
 }

@@ -273,6 +273,118 @@ public sealed class CrossEntropyTests(DeviceKind kind) : DeviceTestBase(kind)
         AssertClose.Scalar(loss, expected, LossAtol, LossRtol, "after the error, a good batch");
     }
 
+    public static IEnumerable<TestCaseData> ImplementationsAndReductions()
+    {
+        foreach (var reduction in new[] { Reduction.Mean, Reduction.Sum, Reduction.None })
+        {
+            yield return new TestCaseData(false, RowKernelVariant.Auto, reduction).SetArgDisplayNames("naive", reduction.ToString());
+            foreach (var variant in s_variants.Skip(1))
+                yield return new TestCaseData(true, variant, reduction).SetArgDisplayNames($"fused {variant}", reduction.ToString());
+        }
+    }
+
+    [TestCaseSource(nameof(ImplementationsAndReductions))]
+    public void After_a_bad_label_error_every_call_is_bitwise_what_it_is_on_a_fresh_op(bool fused, RowKernelVariant variant, Reduction reduction)
+    {
+        // The error must leave nothing behind: neither the status nor anything that shares its buffer (the mean's
+        // count of valid rows once did, and the next gradient came out all zeros). Each failing entry point is
+        // followed by each good one, whose results must equal a fresh op's bit for bit, and the reference.
+        const int n = 40, c = 10;
+        var logits = new RandomData(21).Logits(n, c);
+        var good = new RandomData(22).Labels(n, c, ignoreFraction: 0.1);
+        var bad = (int[])good.Clone();
+        bad[7] = c;
+        var options = new CrossEntropyOptions { Variant = variant, Reduction = reduction, LabelSmoothing = 0.05f };
+        ICrossEntropy Make() => fused ? new FusedCrossEntropy(Device, options) : new NaiveCrossEntropy(Device, options);
+        var expected = Run(Make(), logits, good, n, c, gradScale: 0.5f);
+        var reference = ReferenceOps.CrossEntropy(logits, good, n, c, ToRef(reduction), labelSmoothing: 0.05);
+        double scale = 0.5 * (reduction == Reduction.Mean ? 1.0 / reference.Count : 1.0);
+        AssertClose.Tensor(expected.Grad!, Scaled(reference.Gradient, 0.5), 2e-5 * scale, GradRtol, "fresh op: gradient", c);
+
+        using var op = Make();
+        using var x = Device.Upload<float>(logits);
+        using var badLabels = Device.Upload<int>(bad);
+        using var grad = Device.Allocate<float>(n * c);
+        var failing = new (string Name, Action Call)[]
+        {
+            ("ForwardBackward", () => op.ForwardBackward(x, badLabels, n, c, grad)),
+            ("Forward", () => op.Forward(x, badLabels, n, c)),
+        };
+        Assert.Multiple(() =>
+        {
+            foreach (var (name, call) in failing)
+            {
+                var e = Assert.Throws<ArgumentOutOfRangeException>(() => call(), name)!;
+                Assert.That(e.Message, Does.Contain("row 7").And.Contain($"Label {c}"), name);
+                AssertBitwiseEqual(Run(op, logits, good, n, c, gradScale: 0.5f, dispose: false), expected, $"ForwardBackward after a failed {name}");
+
+                Assert.Throws<ArgumentOutOfRangeException>(() => call(), name);
+                using var y = Device.Upload<int>(good);
+                float loss = op.Forward(x, y, n, c);
+                Assert.That(BitConverter.SingleToInt32Bits(loss), Is.EqualTo(BitConverter.SingleToInt32Bits(expected.Loss)), $"Forward after a failed {name}");
+            }
+        });
+    }
+
+    public static IEnumerable<TestCaseData> NonFiniteCases()
+    {
+        foreach (var c in new[] { 1, 10, 1000 })
+        {
+            yield return new TestCaseData(false, RowKernelVariant.Auto, c).SetArgDisplayNames("naive", $"C={c}");
+            foreach (var variant in s_variants)
+                if (Runs(variant, c))
+                    yield return new TestCaseData(true, variant, c).SetArgDisplayNames($"fused {variant}", $"C={c}");
+        }
+    }
+
+    [TestCaseSource(nameof(NonFiniteCases))]
+    public void A_NaN_or_plus_infinity_logit_gives_a_NaN_loss_and_gradient_on_every_path(bool fused, RowKernelVariant variant, int c)
+    {
+        // PyTorch and the float64 reference: log_softmax of a row with a NaN, or with +∞ (∞ − ∞), is NaN, and so
+        // are its loss, its gradient and the mean. The naive chain's 1e-12 clip once turned such a row into the
+        // finite loss 27.631 (max(NaN, 1e-12) picked the clip), and softmax's 1/Σ into zeros for the finite
+        // entries. An ignored row stays 0 whatever its logits, and ordinary rows keep their values.
+        const int n = 6;
+        var logits = new RandomData((ulong)c + 30).Logits(n, c);
+        logits[c - 1] = float.NaN;                       // row 0: NaN
+        logits[c + c / 2] = float.PositiveInfinity;      // row 1: +∞, not at the label below
+        logits[2 * c] = float.PositiveInfinity;          // row 2: +∞ at the label
+        logits[3 * c] = float.NaN;                       // row 3: NaN, but the row is ignored
+        int[] labels = [0, c > 1 ? (c / 2 + 1) % c : 0, 0, -100, c - 1, 0];
+        var options = new CrossEntropyOptions { Variant = variant, Reduction = Reduction.Sum };
+        var result = Run(fused ? new FusedCrossEntropy(Device, options) : new NaiveCrossEntropy(Device, options), logits, labels, n, c, withLse: true);
+        var reference = ReferenceOps.CrossEntropy(logits, labels, n, c, RefReduction.Sum);
+        string what = fused ? $"fused {variant} C={c}" : $"naive C={c}";
+        Assert.Multiple(() =>
+        {
+            Assert.That(reference.RowLoss.Take(3), Is.All.NaN, "the reference itself");
+            Assert.That(result.Loss, Is.NaN, $"{what}: the sum");
+            Assert.That(result.RowLoss.Take(3), Is.All.NaN, $"{what}: row losses of the NaN and +∞ rows");
+            Assert.That(result.Grad!.Take(3 * c), Is.All.NaN, $"{what}: their gradients");
+            Assert.That(result.RowLoss[3], Is.Zero, $"{what}: the ignored NaN row's loss");
+            Assert.That(result.Grad!.Skip(3 * c).Take(c), Is.All.Zero, $"{what}: the ignored NaN row's gradient");
+            AssertClose.Tensor(result.Grad!.Skip(4 * c).ToArray(), reference.Gradient.Skip(4 * c).ToArray(), 2e-5, GradRtol, $"{what}: ordinary rows", c);
+            var finiteLoss = fused ? reference.RowLoss : ReferenceOps.NaiveCrossEntropy(logits, labels, n, c, RefReduction.Sum).RowLoss;
+            AssertClose.Tensor(result.RowLoss.Skip(4).ToArray(), finiteLoss.Skip(4).ToArray(), LossAtol, LossRtol, $"{what}: ordinary row losses");
+            if (result.Lse is not null)
+                Assert.That(result.Lse.Take(3), Is.All.NaN, $"{what}: log-sum-exp (the reference's too: ∞ + log NaN)");
+        });
+    }
+
+    [TestCase(12257)]
+    [TestCase(12288)]
+    public void The_block_kernel_launches_where_the_row_and_its_static_scratch_pass_48_KiB_together(int c)
+    {
+        // 4·C ≤ 48 KiB < 4·C + 128 static bytes: Device.Launch must opt in (it once did not, and the driver refused).
+        const int n = 3;
+        var logits = new RandomData((ulong)c).Logits(n, c);
+        var labels = new RandomData((ulong)c + 1).Labels(n, c);
+        var result = Run(new FusedCrossEntropy(Device, new CrossEntropyOptions { Variant = RowKernelVariant.Block }), logits, labels, n, c);
+        var reference = ReferenceOps.CrossEntropy(logits, labels, n, c);
+        AssertClose.Tensor(result.RowLoss, reference.RowLoss, LossAtol, LossRtol, $"block C={c}: row losses");
+        AssertClose.Tensor(result.Grad!, reference.Gradient, 2e-5 / n, GradRtol, $"block C={c}: gradient", c);
+    }
+
     [Test]
     public void The_ignore_index_is_configurable_and_the_default_minus_100_is_then_out_of_range()
     {

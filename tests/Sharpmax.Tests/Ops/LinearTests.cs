@@ -46,7 +46,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         var x = rng.Matrix(n, ldx);
         var w = rng.Matrix(k, c);
         var b = rng.Matrix(1, c);
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var xb = Device.Upload<float>(x);
         using var wb = Device.Upload<float>(w);
         using var bb = Device.Upload<float>(b);
@@ -69,7 +69,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         var index = Permutation(rng, images);
         var w = rng.Matrix(k, c, 0.05);
         var b = rng.Matrix(1, c);
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var pb = Device.Upload<byte>(pixels);
         using var ib = Device.Upload<int>(index);
         using var wb = Device.Upload<float>(w);
@@ -89,7 +89,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         var rng = new RandomData((ulong)(n * 15485863 + k * 41 + c));
         var dy = rng.Matrix(n, c);
         var w = rng.Matrix(k, c);
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var dyb = Device.Upload<float>(dy);
         using var wb = Device.Upload<float>(w);
         using var dxb = Device.Allocate<float>((long)n * k);
@@ -107,7 +107,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         int ldx = k + 5;
         var x = rng.Matrix(n, ldx);
         var dy = rng.Matrix(n, c);
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var xb = Device.Upload<float>(x);
         using var dyb = Device.Upload<float>(dy);
         using var dwb = Device.Allocate<float>((long)k * c);
@@ -128,7 +128,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         var pixels = rng.Pixels((long)images * k);
         var index = Permutation(rng, images);
         var dy = rng.Matrix(n, c, 0.01);
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var pb = Device.Upload<byte>(pixels);
         using var ib = Device.Upload<int>(index);
         using var dyb = Device.Upload<float>(dy);
@@ -160,7 +160,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
     {
         var g = GoldenCases.LinearCase(name);
         int n = g.N, k = g.K, c = g.C;
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var wb = Device.Upload<float>(g.W);
         using var bb = Device.Upload<float>(g.B);
         using var dyb = Device.Upload<float>(g.DY);
@@ -204,7 +204,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         using var pb = Device.Upload<byte>(pixels);
         using var wb = Device.Upload<float>(w);
         using var yb = Device.Allocate<float>(n * c);
-        new Linear(Device, variant).Forward(new PixelRows(pb, n, k, Offset: offset), new DeviceMatrix(wb, k, c), null, new DeviceMatrix(yb, n, c));
+        Make(variant).Forward(new PixelRows(pb, n, k, Offset: offset), new DeviceMatrix(wb, k, c), null, new DeviceMatrix(yb, n, c));
         var rows = pixels.AsSpan(offset * k, n * k);
         var expected = ReferenceOps.LinearForward(rows, w, [], n, k, c);
         AssertClose.Tensor(yb.ToArray(), expected, Atol(k, ReferenceOps.LinearForward(rows, Abs(w), [], n, k, c)), s_rtol, $"{variant} no index", c);
@@ -217,7 +217,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         var rng = new RandomData(12);
         var pixels = rng.Pixels(images * k);
         int[] index = [0, 11, -1, 5, images, 3, int.MaxValue, 7, int.MinValue];
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var pb = Device.Upload<byte>(pixels);
         using var ib = Device.Upload<int>(index);
         using var wb = Device.Upload<float>(rng.Matrix(k, c));
@@ -245,7 +245,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
     public void Fast_picks_the_kernels_of_the_device(LinearVariant requested, DeviceKind on, LinearVariant runs)
     {
         Assume.That(Kind == on, $"this case is about the {on} device");
-        var op = new Linear(Device, requested);
+        var op = Make(requested);
         Assert.That(op.Kernels, Is.EqualTo(runs));
     }
 
@@ -257,7 +257,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
         const int n = 256, k = 784, c = 10, images = 600;
         var rng = new RandomData(13);
         var index = Permutation(rng, images);
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var pb = Device.Upload<byte>(rng.Pixels(images * k));
         using var ib = Device.Upload<int>(index);
         using var wb = Device.Upload<float>(rng.Normal(k * c, 0.01));
@@ -369,7 +369,7 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
     public void Zero_rows_leave_Y_alone_and_give_zero_gradients([ValueSource(nameof(s_variants))] LinearVariant variant)
     {
         const int k = 20, c = 6;
-        var op = new Linear(Device, variant);
+        var op = Make(variant);
         using var xb = Device.Allocate<float>(1);
         using var wb = Device.Upload<float>(new RandomData(14).Matrix(k, c));
         using var dyb = Device.Allocate<float>(1);
@@ -412,4 +412,25 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
     }
 
     private static uint[] Bits(float[] values) => values.Select(BitConverter.SingleToUInt32Bits).ToArray();
+
+    // The _simd kernels are host-only: on CUDA they are not in the PTX and Linear refuses them.
+    private Linear Make(LinearVariant variant)
+    {
+        if (variant == LinearVariant.Simd && Kind == DeviceKind.Cuda)
+            Assert.Ignore("The _simd kernels exist on the CPU device only.");
+        return new Linear(Device, variant);
+    }
+
+    [Test]
+    public void The_host_only_simd_kernels_are_refused_on_CUDA_and_bound_by_name_on_the_CPU_device()
+    {
+        if (Kind == DeviceKind.Cuda)
+        {
+            Assert.That(() => new Linear(Device, LinearVariant.Simd), Throws.ArgumentException.With.Message.Contain("CPU device only"));
+            Assert.That(() => Device.Kernel("linear_forward_f32_simd"), Throws.ArgumentException.With.Message.Contain("HOST_ONLY"));
+            return;
+        }
+        Assert.That(Device.PtxEntryNames, Has.None.EndsWith("_simd"), "not compiled into the PTX");
+        Assert.That(Device.Kernel("linear_forward_f32_simd").Name, Is.EqualTo("linear_forward_f32_simd"), "the CPU device binds it by name");
+    }
 }

@@ -108,20 +108,80 @@ public sealed class SoftmaxTests(DeviceKind kind) : DeviceTestBase(kind)
     }
 
     [Test]
+    public void A_NaN_or_plus_infinity_entry_makes_its_row_NaN_on_every_path([Values] RowKernelVariant variant, [Values(1, 10, 1000)] int c)
+    {
+        // NumPy and PyTorch: exp(x − max) is NaN for a NaN entry, and exp(∞ − ∞) for a +∞ one, so the row sum and
+        // every output of the row are NaN. The reference computes exactly that. Rows: NaN first, NaN last, one +∞,
+        // +∞ next to −∞, then an ordinary row that must stay untouched.
+        Assume.That(variant != RowKernelVariant.Warp || c <= RowDispatch.WarpMaxColumns);
+        const int n = 5;
+        var x = new RandomData((ulong)c + 3).Logits(n, c);
+        x[0] = float.NaN;
+        x[c + c - 1] = float.NaN;
+        x[2 * c + c / 2] = float.PositiveInfinity;
+        x[3 * c] = float.PositiveInfinity;
+        x[3 * c + c - 1] = c > 1 ? float.NegativeInfinity : float.PositiveInfinity;
+        var expected = ReferenceOps.Softmax(x, n, c);
+        Assert.That(expected.Take(4 * c), Is.All.NaN, "the reference itself");
+        using var op = new Softmax(Device, variant);
+        using var input = Device.Upload<float>(x);
+        using var output = Device.Allocate<float>(x.Length);
+        op.Forward(input, output, n, c);
+        AssertClose.Tensor(output.ToArray(), expected, Atol, Rtol, $"{op.KernelFor(n, c)} C={c}", c);
+        op.ForwardNaive(input, output, n, c);
+        AssertClose.Tensor(output.ToArray(), expected, Atol, Rtol, $"naive chain C={c}", c);
+    }
+
+    [TestCase(12256)]
+    [TestCase(12257)]
+    [TestCase(12270)]
+    [TestCase(12288)]
+    [TestCase(12289)]
+    public void The_block_kernel_counts_its_static_shared_memory_when_it_opts_in(int c)
+    {
+        // 4·C dynamic bytes at most 48 KiB, but with the kernel's 128 static bytes over it (C = 12257..12288): the
+        // launch must opt in, or the driver refuses it. Device.Launch once compared 4·C alone with 48 KiB.
+        const int n = 3;
+        var kernel = Device.Kernel("softmax_forward_f32_block");
+        Assert.That(kernel.StaticSharedBytes, Is.EqualTo(32 * sizeof(float)), "scratch[32], as the driver reports it");
+        var x = new RandomData((ulong)c).Logits(n, c);
+        using var op = new Softmax(Device, RowKernelVariant.Block);
+        using var input = Device.Upload<float>(x);
+        using var output = Device.Allocate<float>(x.Length);
+        op.Forward(input, output, n, c);
+        AssertClose.Tensor(output.ToArray(), ReferenceOps.Softmax(x, n, c), Atol, Rtol, $"block C={c}", c);
+    }
+
+    [Test]
+    public void The_block_dispatch_threshold_counts_static_shared_memory()
+    {
+        // The largest row the block kernel caches is (opt-in − static)/4 floats.
+        const int optIn = 227 * 1024, staticBytes = 128, largest = (optIn - staticBytes) / 4;
+        Assert.Multiple(() =>
+        {
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, optIn, staticBytes, RowKernelVariant.Auto, largest), Is.EqualTo(RowKernelVariant.Block));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, optIn, staticBytes, RowKernelVariant.Auto, largest + 1), Is.EqualTo(RowKernelVariant.Online));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, optIn, 0, RowKernelVariant.Auto, largest + 1), Is.EqualTo(RowKernelVariant.Block), "without static bytes it would fit");
+            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cuda, optIn, staticBytes, RowKernelVariant.Block, largest + 1),
+                Throws.ArgumentException.With.Message.Contain("128 of them static"));
+        });
+    }
+
+    [Test]
     public void Dispatch_rules_pick_the_kernel_by_device_and_row_length()
     {
         const int h100OptIn = 227 * 1024;
         Assert.Multiple(() =>
         {
             foreach (int c in (int[])[1, 10, 1000, 30000, 262144])
-                Assert.That(RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, RowKernelVariant.Auto, c), Is.EqualTo(RowKernelVariant.Row), $"CPU, C={c}");
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 1024), Is.EqualTo(RowKernelVariant.Warp));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 1025), Is.EqualTo(RowKernelVariant.Block));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, 48 * 1024, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Online));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Block));
-            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Auto, 65537), Is.EqualTo(RowKernelVariant.Online));
-            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, RowKernelVariant.Warp, 1025), Throws.ArgumentException);
-            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, RowKernelVariant.Block, 30000), Throws.ArgumentException);
+                Assert.That(RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, 128, RowKernelVariant.Auto, c), Is.EqualTo(RowKernelVariant.Row), $"CPU, C={c}");
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 1024), Is.EqualTo(RowKernelVariant.Warp));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 1025), Is.EqualTo(RowKernelVariant.Block));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, 48 * 1024, 128, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Online));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 30000), Is.EqualTo(RowKernelVariant.Block));
+            Assert.That(RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Auto, 65537), Is.EqualTo(RowKernelVariant.Online));
+            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cuda, h100OptIn, 128, RowKernelVariant.Warp, 1025), Throws.ArgumentException);
+            Assert.That(() => RowDispatch.Resolve(DeviceKind.Cpu, 96 * 1024, 128, RowKernelVariant.Block, 30000), Throws.ArgumentException);
             using var op = new Softmax(Device);
             Assert.That(op.KernelFor(256, 10), Is.EqualTo(Kind == DeviceKind.Cpu ? "softmax_forward_f32_row" : "softmax_forward_f32_warp32"));
         });
