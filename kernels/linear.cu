@@ -48,6 +48,7 @@
 //           (forward), N×K (input) and C×K (weight: dWᵀ)
 //   bias    1-D, grid.x·block.x ≥ C
 #include "sharpmax_compat.cuh"
+#include "relu.cuh"
 
 #if defined(__CUDACC__)
 // The _simd kernels are host-only (see the end of the file); their helpers stay
@@ -123,7 +124,8 @@ __device__ __forceinline__ Transposed<M> transpose(const M& m) { return Transpos
 
 // ---- naive: one thread per output
 
-template <class X>
+// Relu: the fused epilogue Y = relu(X·W + b) (linear_relu_forward_*), relu.cuh's relu_value.
+template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_naive(const X& x, float scale, const float* __restrict__ W,
                                               const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
     long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -131,7 +133,8 @@ __device__ __forceinline__ void forward_naive(const X& x, float scale, const flo
     int i = static_cast<int>(t / C), c = static_cast<int>(t % C);
     float sum = 0.0f;
     for (int k = 0; k < K; ++k) sum += x.at(i, k) * scale * W[static_cast<long long>(k) * C + c];
-    Y[t] = sum + (b ? b[c] : 0.0f);
+    const float v = sum + (b ? b[c] : 0.0f);
+    Y[t] = Relu ? relu_value(v) : v;
 }
 
 template <class X>
@@ -358,6 +361,7 @@ __device__ __forceinline__ int simd_first_row(int rows) {
 
 // ---- the products, written once for both X dtypes
 
+template <bool Relu>
 struct ForwardOut {
     float* Y;
     const float* b;
@@ -367,18 +371,20 @@ struct ForwardOut {
     int rows_here;
     bool bad[SIMD_ROWS];
     __device__ __forceinline__ void operator()(int r, int c, float acc) const {
-        if (r < rows_here)
-            Y[static_cast<long long>(i0 + r) * C + c] = bad[r] ? nan_f32() : acc * scale + (b ? b[c] : 0.0f);
+        if (r < rows_here) {
+            const float v = bad[r] ? nan_f32() : acc * scale + (b ? b[c] : 0.0f);
+            Y[static_cast<long long>(i0 + r) * C + c] = Relu ? relu_value(v) : v;
+        }
     }
 };
 
-template <class X>
+template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_simd(const X& x, float scale, const float* __restrict__ W,
                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
     const int i0 = simd_first_row<SIMD_ROWS>(N);
     if (i0 < 0) return;
     SimdRowsA<typename X::Elem, SIMD_ROWS> rows;
-    ForwardOut out{Y, b, scale, C, i0, min(SIMD_ROWS, N - i0), {}};
+    ForwardOut<Relu> out{Y, b, scale, C, i0, min(SIMD_ROWS, N - i0), {}};
     for (int r = 0; r < SIMD_ROWS; ++r) {
         const typename X::Elem* p = x.row(min(i0 + r, N - 1));
         out.bad[r] = p == nullptr;
@@ -387,10 +393,13 @@ __device__ __forceinline__ void forward_simd(const X& x, float scale, const floa
     gemm_simd(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
 }
 
-template <class X>
+template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_smem(const X& x, float scale, const float* __restrict__ W,
                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
-    auto out = [=](int i, int c, float acc) { Y[static_cast<long long>(i) * C + c] = acc * scale + (b ? b[c] : 0.0f); };
+    auto out = [=](int i, int c, float acc) {
+        const float v = acc * scale + (b ? b[c] : 0.0f);
+        Y[static_cast<long long>(i) * C + c] = Relu ? relu_value(v) : v;
+    };
     gemm_smem(x, MatF32{W, C}, out, N, C, K);
 }
 
@@ -486,6 +495,56 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
 }
 
+// ---- fused epilogues for a ReLU network (relu.cuh's functions, so the values are relu.cu's)
+//   linear_relu_forward_*            Y = relu(X·W + b)
+//   linear_backward_input_relu_f32_* dX = (dY·Wᵀ) ⊙ [A > 0]: the input gradient of a layer whose input A is a
+//                                    ReLU's saved output (relu_mask: A ≤ 0 gives 0, a NaN A passes the sum)
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_relu_forward_f32_naive(const float* X, int ldx, const float* W,
+                                                                                   const float* b, float* Y, int N,
+                                                                                   int K, int C) {
+    forward_naive<true>(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_relu_forward_f32_smem(const float* X, int ldx, const float* W, const float* b, float* Y, int N, int K, int C) {
+    forward_smem<true>(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_relu_forward_u8_naive(const unsigned char* pixels, int ldx,
+                                                                                  int rows, const int* index,
+                                                                                  int offset, float scale,
+                                                                                  const float* W, const float* b,
+                                                                                  float* Y, int N, int K, int C) {
+    forward_naive<true>(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_relu_forward_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset,
+                                float scale, const float* W, const float* b, float* Y, int N, int K, int C) {
+    forward_smem<true>(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_input_relu_f32_naive(const float* dY, const float* W,
+                                                                                          const float* A, float* dX,
+                                                                                          int N, int K, int C) {
+    long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (t >= static_cast<long long>(N) * K) return;
+    int i = static_cast<int>(t / K), k = static_cast<int>(t % K);
+    float sum = 0.0f;
+    for (int c = 0; c < C; ++c) sum += dY[static_cast<long long>(i) * C + c] * W[static_cast<long long>(k) * C + c];
+    dX[t] = relu_mask(A[t], sum);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_backward_input_relu_f32_smem(const float* dY, const float* W, const float* A, float* dX, int N, int K, int C) {
+    auto out = [=](int i, int k, float acc) {
+        const long long at = static_cast<long long>(i) * K + k;
+        dX[at] = relu_mask(A[at], acc);
+    };
+    gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
+}
+
 // ---- backward weight: dW = Xᵀ·dY
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
@@ -565,6 +624,99 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(con
                          scale, dY, dW, N, K, C);
 }
 
+// dX = dY·Wᵀ read along C: dY's rows and W's rows are both contiguous in c, so each output is a dot product
+// of two contiguous rows. A thread owns SIMD_ROWS rows of dX and one SIMD_CHUNK stripe of its columns k, taken
+// SIMD_ROWS × DOT_COLS outputs at a time: 16 accumulators of 8 lanes over c (each load of dY or W feeds 4
+// products), summed across lanes once at the end, lanes in order. Used by the ReLU-masked product; the plain
+// _simd dX above reads W with stride C instead (16 scalar loads per tile row).
+constexpr int DOT_COLS = 4;
+constexpr int DOT_LANES = 8;
+#if defined(__GNUC__) || defined(__clang__)
+using Dot8 = Half;
+#else
+struct Dot8 {
+    float v[DOT_LANES];
+    float operator[](int l) const { return v[l]; }
+};
+inline Dot8& operator+=(Dot8& a, const Dot8& b) {
+    for (int l = 0; l < DOT_LANES; ++l) a.v[l] += b.v[l];
+    return a;
+}
+inline Dot8 operator*(const Dot8& a, const Dot8& b) {
+    Dot8 r;
+    for (int l = 0; l < DOT_LANES; ++l) r.v[l] = a.v[l] * b.v[l];
+    return r;
+}
+#endif
+
+// 8 floats from p, or the first `count` (< 8) and zeros: the tail of a row never reads past the row.
+__device__ __forceinline__ void load_dot(Dot8& v, const float* p, int count) {
+    float f[DOT_LANES] = {};
+    for (int l = 0; l < count; ++l) f[l] = p[l];
+    __builtin_memcpy(&v, f, sizeof v);
+}
+
+template <class Out>
+__device__ __forceinline__ void backward_input_dot(const float* __restrict__ dY, const float* __restrict__ W,
+                                                   const Out& out, int N, int K, int C) {
+    const int i0 = simd_first_row<SIMD_ROWS>(N);
+    if (i0 < 0) return;
+    const int rows_here = min(SIMD_ROWS, N - i0);
+    const float* dy_row[SIMD_ROWS];
+    for (int r = 0; r < SIMD_ROWS; ++r) dy_row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
+    const int k_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int k_end = min(K, k_begin + SIMD_CHUNK);
+    const int c_full = C - C % DOT_LANES;
+    for (int k0 = k_begin; k0 < k_end; k0 += DOT_COLS) {
+        const float* w_row[DOT_COLS];
+        for (int q = 0; q < DOT_COLS; ++q) w_row[q] = W + static_cast<long long>(min(k0 + q, K - 1)) * C;
+        Dot8 acc[SIMD_ROWS][DOT_COLS] = {};
+        for (int c = 0; c < c_full; c += DOT_LANES) {
+            Dot8 a[SIMD_ROWS], b[DOT_COLS];
+            for (int r = 0; r < SIMD_ROWS; ++r) __builtin_memcpy(&a[r], dy_row[r] + c, sizeof a[r]);
+            for (int q = 0; q < DOT_COLS; ++q) __builtin_memcpy(&b[q], w_row[q] + c, sizeof b[q]);
+            for (int r = 0; r < SIMD_ROWS; ++r)
+                for (int q = 0; q < DOT_COLS; ++q) acc[r][q] += a[r] * b[q];
+        }
+        if (c_full < C) {
+            Dot8 a[SIMD_ROWS], b[DOT_COLS];
+            for (int r = 0; r < SIMD_ROWS; ++r) load_dot(a[r], dy_row[r] + c_full, C - c_full);
+            for (int q = 0; q < DOT_COLS; ++q) load_dot(b[q], w_row[q] + c_full, C - c_full);
+            for (int r = 0; r < SIMD_ROWS; ++r)
+                for (int q = 0; q < DOT_COLS; ++q) acc[r][q] += a[r] * b[q];
+        }
+        for (int r = 0; r < rows_here; ++r)
+            for (int q = 0; q < DOT_COLS && k0 + q < k_end; ++q) {
+                float sum = 0.0f;
+                for (int l = 0; l < DOT_LANES; ++l) sum += acc[r][q][l];
+                out(i0 + r, k0 + q, sum);
+            }
+    }
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_f32_simd(const float* X, int ldx, const float* W,
+                                                                           const float* b, float* Y, int N, int K,
+                                                                           int C) {
+    forward_simd<true>(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_u8_simd(const unsigned char* pixels, int ldx,
+                                                                          int rows, const int* index, int offset,
+                                                                          float scale, const float* W, const float* b,
+                                                                          float* Y, int N, int K, int C) {
+    forward_simd<true>(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_relu_f32_simd(const float* dY, const float* W,
+                                                                                  const float* A, float* dX, int N,
+                                                                                  int K, int C) {
+    auto out = [=](int i, int k, float sum) {
+        const long long at = static_cast<long long>(i) * K + k;
+        dX[at] = relu_mask(A[at], sum);
+    };
+    backward_input_dot(dY, W, out, N, K, C);
+}
+
 #endif  // !defined(__CUDACC__)
 
 SHARPMAX_EXPORT(linear_forward_f32_naive, SHARPMAX_NO_SYNC)
@@ -578,6 +730,15 @@ SHARPMAX_EXPORT(linear_backward_weight_f32_smem, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_u8_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_u8_smem, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(linear_backward_bias_f32, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_u8_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_u8_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_relu_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_relu_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_relu_forward_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_relu_forward_u8_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_backward_input_relu_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_forward_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_forward_u8_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_backward_input_f32_simd, SHARPMAX_NO_SYNC)
@@ -591,8 +752,14 @@ SHARPMAX_STATIC_SHARED(linear_forward_u8_smem, SMEM_TILE_BYTES)
 SHARPMAX_STATIC_SHARED(linear_backward_input_f32_smem, SMEM_TILE_BYTES)
 SHARPMAX_STATIC_SHARED(linear_backward_weight_f32_smem, SMEM_TILE_BYTES)
 SHARPMAX_STATIC_SHARED(linear_backward_weight_u8_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_relu_forward_f32_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_relu_forward_u8_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_backward_input_relu_f32_smem, SMEM_TILE_BYTES)
 SHARPMAX_LAUNCH_BOUNDS(linear_forward_f32_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_forward_u8_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_backward_input_f32_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_backward_weight_f32_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_backward_weight_u8_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_relu_forward_f32_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_relu_forward_u8_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_backward_input_relu_f32_smem, SMEM_THREADS)
