@@ -27,7 +27,9 @@
 //           R × 16 floats; each step adds a broadcast A value times a 16-wide
 //           row of B read contiguously. On the host the 16 lanes are two
 //           8-float vectors: two ymm registers per tile row (AVX2 or AVX-512).
-//           forward, input: R = 4 rows of Y or dX; B = W's rows (strided W for dX).
+//           forward: R = 4 rows of Y, two tiles side by side (4 × 32 columns); B = W's rows.
+//           input: dX = dY·Wᵀ as dot products along C (dY's and W's rows are both
+//           contiguous there), 4 rows × 4 columns of dX, 8 lanes each.
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
 //           conversion of 16 bytes feeds R classes; R = 4, 8, 10, 12 or 16, the
 //           fewest covering C (16 beyond).
@@ -274,17 +276,6 @@ struct SimdRowsB {
     }
 };
 
-// B operand read across rows: B(p, j) = m[j·ld + p] (dX = dY·Wᵀ).
-struct SimdStridedB {
-    const float* m;
-    int ld;
-    __device__ __forceinline__ void load(Lanes& v, int p, int j0, int width) const {
-        float f[SIMD_TILE];
-        for (int c = 0; c < SIMD_TILE; ++c) f[c] = c < width ? m[static_cast<long long>(j0 + c) * ld + p] : 0.0f;
-        store_lanes(v, f);
-    }
-};
-
 // A operands: gemm_simd calls prepare(p0, depth) once per block of depth ≤ SIMD_TILE
 // values of p, then at(r, q) for A(r, p0 + q).
 
@@ -328,14 +319,12 @@ struct SimdColumnsA {
     __device__ __forceinline__ float at(int r, int q) const { return base[static_cast<long long>(q) * ld + col[r]]; }
 };
 
-// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's A::rows rows and its stripe
-// of columns, one SIMD_TILE-wide register tile at a time, p in order.
+// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's A::rows rows and columns
+// [j0, j_end), one SIMD_TILE-wide register tile at a time, p in order.
 template <class A, class B, class Out>
-__device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int Ncols, int P) {
+__device__ __forceinline__ void gemm_simd_columns(A& a, const B& b, const Out& out, int j0, int j_end, int P) {
     constexpr int R = A::rows;
-    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
-    const int j_end = min(Ncols, j_begin + SIMD_CHUNK);
-    for (int j0 = j_begin; j0 < j_end; j0 += SIMD_TILE) {
+    for (; j0 < j_end; j0 += SIMD_TILE) {
         const int width = min(SIMD_TILE, j_end - j0);
         Lanes acc[R] = {};
         for (int p0 = 0; p0 < P; p0 += SIMD_TILE) {
@@ -350,6 +339,47 @@ __device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int 
         for (int r = 0; r < R; ++r)
             for (int c = 0; c < width; ++c) out(r, j0 + c, acc[r][c]);
     }
+}
+
+// gemm_simd_columns over the thread's SIMD_CHUNK stripe (grid.y picks it).
+template <class A, class B, class Out>
+__device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int Ncols, int P) {
+    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    gemm_simd_columns(a, b, out, j_begin, min(Ncols, j_begin + SIMD_CHUNK), P);
+}
+
+// gemm_simd with two register tiles side by side (R × 32 columns: 2R accumulators of 16 lanes), so each
+// broadcast of A feeds 32 products instead of 16: the forward's inner loop was bound by those loads at
+// C = 256. Each output is the same sum in the same order as gemm_simd's; leftover columns take its loop.
+template <class A, class B, class Out>
+__device__ __forceinline__ void gemm_simd_wide(A& a, const B& b, const Out& out, int Ncols, int P) {
+    constexpr int R = A::rows;
+    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int j_end = min(Ncols, j_begin + SIMD_CHUNK);
+    int j0 = j_begin;
+    for (; j0 + 2 * SIMD_TILE <= j_end; j0 += 2 * SIMD_TILE) {
+        Lanes acc0[R] = {}, acc1[R] = {};
+        for (int p0 = 0; p0 < P; p0 += SIMD_TILE) {
+            const int depth = min(SIMD_TILE, P - p0);
+            a.prepare(p0, depth);
+            for (int q = 0; q < depth; ++q) {
+                Lanes b0, b1;
+                b.load(b0, p0 + q, j0, SIMD_TILE);
+                b.load(b1, p0 + q, j0 + SIMD_TILE, SIMD_TILE);
+                for (int r = 0; r < R; ++r) {
+                    const float av = a.at(r, q);
+                    acc0[r] += av * b0;
+                    acc1[r] += av * b1;
+                }
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            for (int c = 0; c < SIMD_TILE; ++c) {
+                out(r, j0 + c, acc0[r][c]);
+                out(r, j0 + SIMD_TILE + c, acc1[r][c]);
+            }
+    }
+    gemm_simd_columns(a, b, out, j0, j_end, P);
 }
 
 // First output row of this thread's simd block of R rows, or -1 when it has none.
@@ -390,7 +420,7 @@ __device__ __forceinline__ void forward_simd(const X& x, float scale, const floa
         out.bad[r] = p == nullptr;
         rows.row[r] = p ? p : x.any_row();
     }
-    gemm_simd(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
+    gemm_simd_wide(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
 }
 
 template <bool Relu = false, class X>
@@ -596,39 +626,12 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_u8_simd(const unsig
     forward_simd(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
-// W is read with stride C here (B(p, j) = W[j, p]); this product is not on the
-// trainer's path (the input layer needs no dX).
-extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
-                                                                             float* dX, int N, int K, int C) {
-    const int i0 = simd_first_row<SIMD_ROWS>(N);
-    if (i0 < 0) return;
-    SimdRowsA<float, SIMD_ROWS> rows;
-    for (int r = 0; r < SIMD_ROWS; ++r) rows.row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
-    const int rows_here = min(SIMD_ROWS, N - i0);
-    auto out = [=](int r, int k, float acc) {
-        if (r < rows_here) dX[static_cast<long long>(i0 + r) * K + k] = acc;
-    };
-    gemm_simd(rows, SimdStridedB{W, C}, out, K, C);
-}
-
-extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(const float* X, int ldx, const float* dY,
-                                                                              float* dW, int N, int K, int C) {
-    backward_weight_simd(MatF32{X, ldx}, X + static_cast<long long>(max(N - 1, 0)) * ldx + K, 1.0f, dY, dW, N, K, C);
-}
-
-extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(const unsigned char* pixels, int ldx,
-                                                                             int rows, const int* index, int offset,
-                                                                             float scale, const float* dY, float* dW,
-                                                                             int N, int K, int C) {
-    backward_weight_simd(Pixels{pixels, ldx, rows, index, offset}, pixels + static_cast<long long>(max(rows - 1, 0)) * ldx + K,
-                         scale, dY, dW, N, K, C);
-}
-
 // dX = dY·Wᵀ read along C: dY's rows and W's rows are both contiguous in c, so each output is a dot product
 // of two contiguous rows. A thread owns SIMD_ROWS rows of dX and one SIMD_CHUNK stripe of its columns k, taken
 // SIMD_ROWS × DOT_COLS outputs at a time: 16 accumulators of 8 lanes over c (each load of dY or W feeds 4
-// products), summed across lanes once at the end, lanes in order. Used by the ReLU-masked product; the plain
-// _simd dX above reads W with stride C instead (16 scalar loads per tile row).
+// products), summed across lanes once at the end, lanes in order. (Reading W with stride C into 16-wide
+// tiles instead took 16 scalar loads per tile row: 3× OpenBLAS at 256×256·256×784, and at C = 10 it was
+// no faster than this.)
 constexpr int DOT_COLS = 4;
 constexpr int DOT_LANES = 8;
 #if defined(__GNUC__) || defined(__clang__)
@@ -692,6 +695,26 @@ __device__ __forceinline__ void backward_input_dot(const float* __restrict__ dY,
                 out(i0 + r, k0 + q, sum);
             }
     }
+}
+
+// dX = dY·Wᵀ as dot products along C (backward_input_dot); the MLP's hidden layer takes the masked form below.
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
+                                                                             float* dX, int N, int K, int C) {
+    auto out = [=](int i, int k, float sum) { dX[static_cast<long long>(i) * K + k] = sum; };
+    backward_input_dot(dY, W, out, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(const float* X, int ldx, const float* dY,
+                                                                              float* dW, int N, int K, int C) {
+    backward_weight_simd(MatF32{X, ldx}, X + static_cast<long long>(max(N - 1, 0)) * ldx + K, 1.0f, dY, dW, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(const unsigned char* pixels, int ldx,
+                                                                             int rows, const int* index, int offset,
+                                                                             float scale, const float* dY, float* dW,
+                                                                             int N, int K, int C) {
+    backward_weight_simd(Pixels{pixels, ldx, rows, index, offset}, pixels + static_cast<long long>(max(rows - 1, 0)) * ldx + K,
+                         scale, dY, dW, N, K, C);
 }
 
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_f32_simd(const float* X, int ldx, const float* W,
