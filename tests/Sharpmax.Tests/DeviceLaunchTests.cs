@@ -1,5 +1,6 @@
 using NUnit.Framework;
 using Sharpmax.Interop;
+using Sharpmax.Ops;
 
 namespace Sharpmax.Tests;
 
@@ -82,5 +83,24 @@ public sealed class DeviceLaunchTests(DeviceKind kind) : DeviceTestBase(kind)
         Device.Launch(kernel, 1, 32, 0, input, 2, 2, 2, rowMax);
         float[] expected = [2f, 7f];
         Assert.That(rowMax.ToArray(), Is.EqualTo(expected));
+    }
+
+    [TestCase(DeviceKind.Cuda)]
+    [TestCase(DeviceKind.Cpu)]
+    public void Every_launch_shape_of_the_ops_fits_the_kernel_s_launch_bounds(DeviceKind shapesOf)
+    {
+        // The bounds are the PTX's .maxntid, which both devices read; tests/check-ptx.sh checks that a block of that
+        // many threads fits the register file. The table printed here is the C# side's half of that check.
+        if (Kind == DeviceKind.Cuda && shapesOf == DeviceKind.Cpu)
+            Assert.Ignore("The CPU device's shapes include host-only kernels a GPU does not have.");
+        Assert.Multiple(() =>
+        {
+            foreach (var (name, maxBlock) in LaunchShapes.Largest(shapesOf))
+            {
+                int bound = Device.Kernel(name).MaxThreadsPerBlock;
+                TestContext.Out.WriteLine($"{shapesOf} {name,-48} launches ≤ {maxBlock,4} threads, bound {bound}");
+                Assert.That(maxBlock, Is.LessThanOrEqualTo(bound), $"{name} on {shapesOf}");
+            }
+        });
     }
 }

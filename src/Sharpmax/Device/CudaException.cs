@@ -3,6 +3,11 @@ namespace Sharpmax;
 /// <summary>
 /// A CUDA driver call (or its CPU-device twin) failed. The message names the error (CUDA_ERROR_…), the driver's
 /// sentence for it, the failing call as written in the source and, on the CPU device, the runtime's detail.
+/// A rejected launch names the kernel, grid, block and shared memory in <see cref="Call"/>. A kernel that faults on a
+/// GPU is reported by the next call that waits for the device (a copy to the host, a synchronize), so
+/// <see cref="Call"/> is that call, not the launch, and the context stays broken: every later call fails the same
+/// way. Turn on <see cref="Device.LaunchBlocking"/> (or SHARPMAX_LAUNCH_BLOCKING=1) to have each launch wait, and
+/// the fault name its kernel.
 /// </summary>
 public sealed class CudaException : Exception
 {

@@ -8,7 +8,7 @@ namespace Sharpmax.Ops;
 /// </summary>
 internal static class ContiguousRuns
 {
-    private const int CudaBlock = 256;
+    internal const int CudaBlock = 256;
     private const long CpuElementsPerThread = 16384;
     private const int CpuBlocksPerCore = 2;
 

@@ -30,9 +30,11 @@ public enum LinearVariant
 /// </summary>
 public sealed class Linear
 {
-    private const int NaiveBlock = 256;
-    private const int SmemBlock = 256, SmemTileRows = 64, SmemTileCols = 32;
-    private const int SimdRowsPerThread = 4, SimdColsPerThread = 64, SimdBlock = 4;
+    internal const int NaiveBlock = 256;
+    internal const int SmemBlock = 256;
+    private const int SmemTileRows = 64, SmemTileCols = 32;
+    internal const int SimdBlock = 4;
+    private const int SimdRowsPerThread = 4, SimdColsPerThread = 64;
     private const int MaxGridY = 65535;
 
     // Entry names by product, resolved once: building them per launch would allocate a string per batch.

@@ -12,7 +12,8 @@ public enum RowKernelVariant
     /// <summary>One warp per row, the row in registers (<c>_warp32</c>, <c>_warp256</c>, <c>_warp1024</c>); C ≤ 1024.</summary>
     Warp,
 
-    /// <summary>One block per row, the row cached in dynamic shared memory (<c>_block</c>); 4·C bytes must fit.</summary>
+    /// <summary>One block per row, the row cached in dynamic shared memory (<c>_block</c>); 4·C bytes plus the kernel's
+    /// 128 bytes of static shared memory must fit the device's opt-in limit.</summary>
     Block,
 
     /// <summary>One block per row, streaming online softmax (<c>_online</c>); any C.</summary>
@@ -60,9 +61,9 @@ internal static class RowDispatch
     /// <summary>Longest row the warp kernels hold in registers.</summary>
     public const int WarpMaxColumns = 1024;
 
-    private const int WarpsPerBlock = 4;
-    private const int CudaRowsPerBlock = 128;
-    private const int CpuMaxRowsPerBlock = 1024;
+    internal const int WarpsPerBlock = 4;
+    internal const int CudaRowsPerBlock = 128;
+    internal const int CpuMaxRowsPerBlock = 1024;
     private const int CpuMinBlockElements = 32 * 1024;
     private const int CpuBlocksPerCore = 4;
 
@@ -146,13 +147,19 @@ internal static class RowDispatch
 
     /// <summary>Threads of the one-block reduction kernels (a power of two): a single thread on the CPU device,
     /// where a block's threads would run one after the other anyway.</summary>
-    public static int ReduceThreads(Device device) => device.Kind == DeviceKind.Cpu ? 1 : 256;
+    public static int ReduceThreads(Device device) => device.Kind == DeviceKind.Cpu ? 1 : CudaReduceThreads;
 
-    // About eight columns per thread, between one warp and 1024 threads.
+    /// <summary>Threads of the reduction kernels on CUDA.</summary>
+    internal const int CudaReduceThreads = 256;
+
+    /// <summary>The most threads a block or online row kernel is launched with.</summary>
+    internal const int MaxRowBlockThreads = 1024;
+
+    // About eight columns per thread, between one warp and MaxRowBlockThreads.
     private static int RowBlockThreads(int c)
     {
         int threads = 32;
-        while (threads < 1024 && threads * 8 < c)
+        while (threads < MaxRowBlockThreads && threads * 8 < c)
             threads *= 2;
         return threads;
     }

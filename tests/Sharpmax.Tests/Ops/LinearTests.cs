@@ -413,6 +413,46 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
 
     private static uint[] Bits(float[] values) => values.Select(BitConverter.SingleToUInt32Bits).ToArray();
 
+    [Test]
+    public void A_NaN_input_reaches_exactly_the_outputs_that_sum_over_it([ValueSource(nameof(s_variants))] LinearVariant variant)
+    {
+        // IEEE products: NaN·w = NaN, so a NaN in X[i, k] makes Y's row i and dW's row k NaN, and a NaN in dY[i, c]
+        // makes dX's row i NaN; every other output stays finite (no kernel skips a zero or reorders a NaN away).
+        const int n = 9, k = 20, c = 10;
+        var rng = new RandomData(77);
+        var x = rng.Matrix(n, k);
+        var w = rng.Matrix(k, c);
+        var dy = rng.Matrix(n, c);
+        x[4 * k + 3] = float.NaN;
+        dy[2 * c + 5] = float.NaN;
+        var op = Make(variant);
+        using var xb = Device.Upload<float>(x);
+        using var wb = Device.Upload<float>(w);
+        using var dyb = Device.Upload<float>(dy);
+        using var yb = Device.Allocate<float>(n * c);
+        using var dxb = Device.Allocate<float>(n * k);
+        using var dwb = Device.Allocate<float>(k * c);
+        op.Forward(new DeviceMatrix(xb, n, k), new DeviceMatrix(wb, k, c), null, new DeviceMatrix(yb, n, c));
+        op.BackwardInput(new DeviceMatrix(dyb, n, c), new DeviceMatrix(wb, k, c), new DeviceMatrix(dxb, n, k));
+        var finiteDy = (float[])dy.Clone();
+        finiteDy[2 * c + 5] = 0.5f; // dW with only X's NaN
+        using var finiteDyb = Device.Upload<float>(finiteDy);
+        op.BackwardWeight(new DeviceMatrix(xb, n, k), new DeviceMatrix(finiteDyb, n, c), new DeviceMatrix(dwb, k, c));
+        var y = yb.ToArray();
+        var dx = dxb.ToArray();
+        var dw = dwb.ToArray();
+        Assert.Multiple(() =>
+        {
+            for (int i = 0; i < n; i++)
+            {
+                Assert.That(y.Skip(i * c).Take(c), i == 4 ? Is.All.NaN : Is.All.Not.NaN, $"Y row {i}");
+                Assert.That(dx.Skip(i * k).Take(k), i == 2 ? Is.All.NaN : Is.All.Not.NaN, $"dX row {i}");
+            }
+            for (int r = 0; r < k; r++)
+                Assert.That(dw.Skip(r * c).Take(c), r == 3 ? Is.All.NaN : Is.All.Not.NaN, $"dW row {r}");
+        });
+    }
+
     // The _simd kernels are host-only: on CUDA they are not in the PTX and Linear refuses them.
     private Linear Make(LinearVariant variant)
     {

@@ -39,6 +39,31 @@ public sealed class SgdTests(DeviceKind kind) : DeviceTestBase(kind)
     }
 
     [Test]
+    public void NaN_and_infinities_propagate_as_in_the_reference([Values(0f, 5e-4f)] float weightDecay)
+    {
+        // torch.optim.SGD: a NaN gradient makes its weight NaN, ±∞ sends it to ∓∞, and ∞ − ∞ is NaN; nothing is
+        // clamped or skipped, so a diverging run shows at the first bad step. Long enough for the vector loop.
+        const int n = 37;
+        var w = new RandomData(5).Normal(n, 0.01);
+        var g = new RandomData(6).Matrix(1, n);
+        g[0] = float.NaN;
+        g[9] = float.PositiveInfinity;
+        g[20] = float.NegativeInfinity;
+        w[30] = float.NaN;
+        w[31] = float.PositiveInfinity;
+        g[31] = float.PositiveInfinity;
+        using var wb = Device.Upload<float>(w);
+        using var gb = Device.Upload<float>(g);
+        Sgd.Step(wb, gb, 0.1f, weightDecay);
+        var expected = ReferenceOps.SgdStep(w, g, 0.1f, weightDecay);
+        Assert.That(new[] { expected[0], expected[9], expected[20], expected[30], expected[31] },
+            Is.EqualTo(new[] { double.NaN, double.NegativeInfinity, double.PositiveInfinity, double.NaN, double.NaN }), "the reference itself");
+        var finite = Enumerable.Range(0, n).Where(i => double.IsFinite(expected[i]));
+        AssertClose.Tensor(wb.ToArray(), expected, Atol(finite.Select(i => w[i]).ToArray(), finite.Select(i => g[i]).ToArray(), 0.1f, weightDecay), 0,
+            $"SGD with NaN/∞, wd={weightDecay}");
+    }
+
+    [Test]
     public void A_gradient_of_another_length_or_the_same_buffer_is_rejected()
     {
         using var wb = Device.Upload<float>(new float[10]);
