@@ -29,7 +29,7 @@
  * Checked mode (SHARPMAX_CHECKED=1 or smhost_setCheckedMode(1)): a launch
  * fails with CUDA_ERROR_ILLEGAL_INSTRUCTION when a warp shuffle/vote/__syncwarp
  * mask leaves out the calling lane or names a lane that exited, does not exist
- * or is at another call; with CUDA_ERROR_ILLEGAL_ADDRESS when a kernel writes
+ * or is at another kind of warp call or with another mask; with CUDA_ERROR_ILLEGAL_ADDRESS when a kernel writes
  * past the dynamic shared memory its launch gave or into the redzone around a
  * device allocation. The context stays usable afterwards (a GPU's would not).
  * Static __shared__ memory is not poisoned (see runtime/README.md).

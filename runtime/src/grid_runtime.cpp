@@ -19,8 +19,11 @@
 //   followed by a guard region checked after each block (an overrun fails the
 //   launch with CUDA_ERROR_ILLEGAL_ADDRESS), and every warp shuffle, vote and
 //   __syncwarp checks its mask: the calling lane must be in it, and every lane
-//   it names must be live and make the same call with the same mask
-//   (CUDA_ERROR_ILLEGAL_INSTRUCTION otherwise).
+//   it names must be live and make the same kind of call with the same mask
+//   (CUDA_ERROR_ILLEGAL_INSTRUCTION otherwise). Two different shuffles with
+//   equal masks are not told apart: a call's return address would, but the
+//   compiler duplicates calls into branches, so lanes at one source line can
+//   have different return addresses.
 #include <boost/context/detail/fcontext.hpp>
 
 #if defined(_WIN32)
@@ -54,12 +57,7 @@
 #if SHARPMAX_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
-#if defined(_MSC_VER)
-#include <intrin.h>
-#define SHARPMAX_RETURN_ADDRESS() _ReturnAddress()
-#else
-#define SHARPMAX_RETURN_ADDRESS() __builtin_return_address(0)
-#endif
+
 
 namespace bctx = boost::context::detail;
 
@@ -154,7 +152,6 @@ enum class WarpOp : unsigned char { shuffle, vote, sync };
 struct WarpCall {
     unsigned int mask = 0;
     WarpOp op = WarpOp::sync;
-    const void* site = nullptr;  // the call's return address: lanes at different calls diverged
 };
 
 const char* op_name(WarpOp op) { return op == WarpOp::shuffle ? "a warp shuffle" : op == WarpOp::vote ? "a warp vote" : "__syncwarp"; }
@@ -559,8 +556,8 @@ std::string hex32(unsigned int v) {
 }
 
 // Checked mode, before a lane arrives at its warp barrier: it must be in the mask.
-bool check_caller_in_mask(Worker& w, unsigned int self, unsigned int mask, WarpOp op, const void* site) {
-    w.warp_calls[self] = WarpCall{mask, op, site};
+bool check_caller_in_mask(Worker& w, unsigned int self, unsigned int mask, WarpOp op) {
+    w.warp_calls[self] = WarpCall{mask, op};
     if ((mask >> (self % 32)) & 1u) return true;
     fail_block(w, "kernel '" + w.kernel->name + "': lane " + std::to_string(self % 32) + " of warp " + std::to_string(self / 32) +
                       " calls " + op_name(op) + " with mask " + hex32(mask) + ", which leaves it out (checked mode)",
@@ -588,7 +585,7 @@ bool check_mask_lanes(Worker& w, unsigned int self) {
             return false;
         }
         const WarpCall& theirs = w.warp_calls[other];
-        if (theirs.mask != mine.mask || theirs.op != mine.op || theirs.site != mine.site) {
+        if (theirs.mask != mine.mask || theirs.op != mine.op) {
             fail_block(w, who + "is at a different call (" + op_name(theirs.op) + ", mask " + hex32(theirs.mask) + "): the warp diverged (checked mode)",
                        SMHOST_ERROR_ILLEGAL_INSTRUCTION);
             return false;
@@ -613,20 +610,19 @@ void single_thread_warp_op(Worker& w, const char* what, unsigned int mask, WarpO
 }  // namespace
 
 void syncwarp(unsigned int mask) {
-    const void* site = SHARPMAX_RETURN_ADDRESS();
     Worker& w = *tls_worker;
     if (!w.fiber_mode) {
         single_thread_warp_op(w, "calls __syncwarp", mask, WarpOp::sync);
         return;
     }
     unsigned int self = w.current;
-    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::sync, site)) return;
+    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::sync)) return;
     wait_at(w, w.warp_barriers[self / 32]);
-    if (w.checked) check_mask_lanes(w, self);
+    if (w.checked && check_mask_lanes(w, self))
+        wait_at(w, w.warp_barriers[self / 32]);  // no lane records its next call before all have checked this one
 }
 
 std::uint64_t warp_exchange(std::uint64_t value, int src_lane, unsigned int mask) {
-    const void* site = SHARPMAX_RETURN_ADDRESS();
     Worker& w = *tls_worker;
     if (!w.fiber_mode) {
         single_thread_warp_op(w, "uses a warp shuffle", mask, WarpOp::shuffle);
@@ -635,7 +631,7 @@ std::uint64_t warp_exchange(std::uint64_t value, int src_lane, unsigned int mask
     unsigned int self = w.current;
     unsigned int warp_base = self & ~31u;
     Barrier& warp = w.warp_barriers[self / 32];
-    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::shuffle, site)) return value;
+    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::shuffle)) return value;
     w.exchange[self] = value;
     wait_at(w, warp);
     if (w.checked && !check_mask_lanes(w, self)) return value;
@@ -653,7 +649,6 @@ std::uint64_t warp_exchange(std::uint64_t value, int src_lane, unsigned int mask
 }
 
 unsigned int warp_ballot(bool predicate, unsigned int mask) {
-    const void* site = SHARPMAX_RETURN_ADDRESS();
     Worker& w = *tls_worker;
     if (!w.fiber_mode) {
         single_thread_warp_op(w, "uses a warp vote", mask, WarpOp::vote);
@@ -662,7 +657,7 @@ unsigned int warp_ballot(bool predicate, unsigned int mask) {
     unsigned int self = w.current;
     unsigned int warp_base = self & ~31u;
     Barrier& warp = w.warp_barriers[self / 32];
-    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::vote, site)) return 0;
+    if (w.checked && !check_caller_in_mask(w, self, mask, WarpOp::vote)) return 0;
     w.exchange[self] = predicate ? 1u : 0u;
     wait_at(w, warp);
     if (w.checked && !check_mask_lanes(w, self)) return 0;

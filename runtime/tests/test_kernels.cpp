@@ -88,12 +88,12 @@ extern "C" __global__ void test_fault_exited_lane_in_mask(int* out) {
     out[threadIdx.x] = __shfl_down_sync(0xffffffffu, static_cast<int>(threadIdx.x), 1);
 }
 
-// Even and odd lanes vote at two different calls, both with a full mask.
+// Even lanes vote while odd lanes shuffle, both with a full mask: a diverged warp.
 extern "C" __global__ void test_fault_diverged_vote(unsigned int* out) {
     if (threadIdx.x % 2 == 0)
         out[threadIdx.x] = __ballot_sync(0xffffffffu, 1);
     else
-        out[threadIdx.x] = __ballot_sync(0xffffffffu, 0);
+        out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, threadIdx.x, 1);
 }
 
 // The correct way to vote in half a warp: the mask names exactly the lanes that call.
