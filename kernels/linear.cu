@@ -402,7 +402,9 @@ struct ForwardOut {
     bool bad[SIMD_ROWS];
     __device__ __forceinline__ void operator()(int r, int c, float acc) const {
         if (r < rows_here) {
-            const float v = bad[r] ? nan_f32() : acc * scale + (b ? b[c] : 0.0f);
+            // fmaf, not a * s + b: the compiler contracts that differently per instantiation, and the fused
+            // epilogue must give the plain forward's bits.
+            const float v = bad[r] ? nan_f32() : fmaf(acc, scale, b ? b[c] : 0.0f);
             Y[static_cast<long long>(i0 + r) * C + c] = Relu ? relu_value(v) : v;
         }
     }
@@ -427,7 +429,7 @@ template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_smem(const X& x, float scale, const float* __restrict__ W,
                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
     auto out = [=](int i, int c, float acc) {
-        const float v = acc * scale + (b ? b[c] : 0.0f);
+        const float v = fmaf(acc, scale, b ? b[c] : 0.0f);  // as ForwardOut
         Y[static_cast<long long>(i) * C + c] = Relu ? relu_value(v) : v;
     };
     gemm_smem(x, MatF32{W, C}, out, N, C, K);
