@@ -27,7 +27,9 @@
 //           R × 16 floats; each step adds a broadcast A value times a 16-wide
 //           row of B read contiguously. On the host the 16 lanes are two
 //           8-float vectors: two ymm registers per tile row (AVX2 or AVX-512).
-//           forward, input: R = 4 rows of Y or dX; B = W's rows (strided W for dX).
+//           forward: R = 4 rows of Y, two tiles side by side (4 × 32 columns); B = W's rows.
+//           input: dX = dY·Wᵀ as dot products along C (dY's and W's rows are both
+//           contiguous there), 4 rows × 4 columns of dX, 8 lanes each.
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
 //           conversion of 16 bytes feeds R classes; R = 4, 8, 10, 12 or 16, the
 //           fewest covering C (16 beyond).
@@ -48,6 +50,7 @@
 //           (forward), N×K (input) and C×K (weight: dWᵀ)
 //   bias    1-D, grid.x·block.x ≥ C
 #include "sharpmax_compat.cuh"
+#include "relu.cuh"
 
 #if defined(__CUDACC__)
 // The _simd kernels are host-only (see the end of the file); their helpers stay
@@ -123,7 +126,8 @@ __device__ __forceinline__ Transposed<M> transpose(const M& m) { return Transpos
 
 // ---- naive: one thread per output
 
-template <class X>
+// Relu: the fused epilogue Y = relu(X·W + b) (linear_relu_forward_*), relu.cuh's relu_value.
+template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_naive(const X& x, float scale, const float* __restrict__ W,
                                               const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
     long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -131,7 +135,8 @@ __device__ __forceinline__ void forward_naive(const X& x, float scale, const flo
     int i = static_cast<int>(t / C), c = static_cast<int>(t % C);
     float sum = 0.0f;
     for (int k = 0; k < K; ++k) sum += x.at(i, k) * scale * W[static_cast<long long>(k) * C + c];
-    Y[t] = sum + (b ? b[c] : 0.0f);
+    const float v = sum + (b ? b[c] : 0.0f);
+    Y[t] = Relu ? relu_value(v) : v;
 }
 
 template <class X>
@@ -271,17 +276,6 @@ struct SimdRowsB {
     }
 };
 
-// B operand read across rows: B(p, j) = m[j·ld + p] (dX = dY·Wᵀ).
-struct SimdStridedB {
-    const float* m;
-    int ld;
-    __device__ __forceinline__ void load(Lanes& v, int p, int j0, int width) const {
-        float f[SIMD_TILE];
-        for (int c = 0; c < SIMD_TILE; ++c) f[c] = c < width ? m[static_cast<long long>(j0 + c) * ld + p] : 0.0f;
-        store_lanes(v, f);
-    }
-};
-
 // A operands: gemm_simd calls prepare(p0, depth) once per block of depth ≤ SIMD_TILE
 // values of p, then at(r, q) for A(r, p0 + q).
 
@@ -325,14 +319,12 @@ struct SimdColumnsA {
     __device__ __forceinline__ float at(int r, int q) const { return base[static_cast<long long>(q) * ld + col[r]]; }
 };
 
-// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's A::rows rows and its stripe
-// of columns, one SIMD_TILE-wide register tile at a time, p in order.
+// out(r, j, Σ_p A(r, p)·B(p, j)) for the thread's A::rows rows and columns
+// [j0, j_end), one SIMD_TILE-wide register tile at a time, p in order.
 template <class A, class B, class Out>
-__device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int Ncols, int P) {
+__device__ __forceinline__ void gemm_simd_columns(A& a, const B& b, const Out& out, int j0, int j_end, int P) {
     constexpr int R = A::rows;
-    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
-    const int j_end = min(Ncols, j_begin + SIMD_CHUNK);
-    for (int j0 = j_begin; j0 < j_end; j0 += SIMD_TILE) {
+    for (; j0 < j_end; j0 += SIMD_TILE) {
         const int width = min(SIMD_TILE, j_end - j0);
         Lanes acc[R] = {};
         for (int p0 = 0; p0 < P; p0 += SIMD_TILE) {
@@ -349,6 +341,47 @@ __device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int 
     }
 }
 
+// gemm_simd_columns over the thread's SIMD_CHUNK stripe (grid.y picks it).
+template <class A, class B, class Out>
+__device__ __forceinline__ void gemm_simd(A& a, const B& b, const Out& out, int Ncols, int P) {
+    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    gemm_simd_columns(a, b, out, j_begin, min(Ncols, j_begin + SIMD_CHUNK), P);
+}
+
+// gemm_simd with two register tiles side by side (R × 32 columns: 2R accumulators of 16 lanes), so each
+// broadcast of A feeds 32 products instead of 16: the forward's inner loop was bound by those loads at
+// C = 256. Each output is the same sum in the same order as gemm_simd's; leftover columns take its loop.
+template <class A, class B, class Out>
+__device__ __forceinline__ void gemm_simd_wide(A& a, const B& b, const Out& out, int Ncols, int P) {
+    constexpr int R = A::rows;
+    const int j_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int j_end = min(Ncols, j_begin + SIMD_CHUNK);
+    int j0 = j_begin;
+    for (; j0 + 2 * SIMD_TILE <= j_end; j0 += 2 * SIMD_TILE) {
+        Lanes acc0[R] = {}, acc1[R] = {};
+        for (int p0 = 0; p0 < P; p0 += SIMD_TILE) {
+            const int depth = min(SIMD_TILE, P - p0);
+            a.prepare(p0, depth);
+            for (int q = 0; q < depth; ++q) {
+                Lanes b0, b1;
+                b.load(b0, p0 + q, j0, SIMD_TILE);
+                b.load(b1, p0 + q, j0 + SIMD_TILE, SIMD_TILE);
+                for (int r = 0; r < R; ++r) {
+                    const float av = a.at(r, q);
+                    acc0[r] += av * b0;
+                    acc1[r] += av * b1;
+                }
+            }
+        }
+        for (int r = 0; r < R; ++r)
+            for (int c = 0; c < SIMD_TILE; ++c) {
+                out(r, j0 + c, acc0[r][c]);
+                out(r, j0 + SIMD_TILE + c, acc1[r][c]);
+            }
+    }
+    gemm_simd_columns(a, b, out, j0, j_end, P);
+}
+
 // First output row of this thread's simd block of R rows, or -1 when it has none.
 template <int R>
 __device__ __forceinline__ int simd_first_row(int rows) {
@@ -358,6 +391,7 @@ __device__ __forceinline__ int simd_first_row(int rows) {
 
 // ---- the products, written once for both X dtypes
 
+template <bool Relu>
 struct ForwardOut {
     float* Y;
     const float* b;
@@ -367,30 +401,37 @@ struct ForwardOut {
     int rows_here;
     bool bad[SIMD_ROWS];
     __device__ __forceinline__ void operator()(int r, int c, float acc) const {
-        if (r < rows_here)
-            Y[static_cast<long long>(i0 + r) * C + c] = bad[r] ? nan_f32() : acc * scale + (b ? b[c] : 0.0f);
+        if (r < rows_here) {
+            // fmaf, not a * s + b: the compiler contracts that differently per instantiation, and the fused
+            // epilogue must give the plain forward's bits.
+            const float v = bad[r] ? nan_f32() : fmaf(acc, scale, b ? b[c] : 0.0f);
+            Y[static_cast<long long>(i0 + r) * C + c] = Relu ? relu_value(v) : v;
+        }
     }
 };
 
-template <class X>
+template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_simd(const X& x, float scale, const float* __restrict__ W,
                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
     const int i0 = simd_first_row<SIMD_ROWS>(N);
     if (i0 < 0) return;
     SimdRowsA<typename X::Elem, SIMD_ROWS> rows;
-    ForwardOut out{Y, b, scale, C, i0, min(SIMD_ROWS, N - i0), {}};
+    ForwardOut<Relu> out{Y, b, scale, C, i0, min(SIMD_ROWS, N - i0), {}};
     for (int r = 0; r < SIMD_ROWS; ++r) {
         const typename X::Elem* p = x.row(min(i0 + r, N - 1));
         out.bad[r] = p == nullptr;
         rows.row[r] = p ? p : x.any_row();
     }
-    gemm_simd(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
+    gemm_simd_wide(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
 }
 
-template <class X>
+template <bool Relu = false, class X>
 __device__ __forceinline__ void forward_smem(const X& x, float scale, const float* __restrict__ W,
                                              const float* __restrict__ b, float* __restrict__ Y, int N, int K, int C) {
-    auto out = [=](int i, int c, float acc) { Y[static_cast<long long>(i) * C + c] = acc * scale + (b ? b[c] : 0.0f); };
+    auto out = [=](int i, int c, float acc) {
+        const float v = fmaf(acc, scale, b ? b[c] : 0.0f);  // as ForwardOut
+        Y[static_cast<long long>(i) * C + c] = Relu ? relu_value(v) : v;
+    };
     gemm_smem(x, MatF32{W, C}, out, N, C, K);
 }
 
@@ -486,6 +527,56 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
     gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
 }
 
+// ---- fused epilogues for a ReLU network (relu.cuh's functions, so the values are relu.cu's)
+//   linear_relu_forward_*            Y = relu(X·W + b)
+//   linear_backward_input_relu_f32_* dX = (dY·Wᵀ) ⊙ [A > 0]: the input gradient of a layer whose input A is a
+//                                    ReLU's saved output (relu_mask: A ≤ 0 gives 0, a NaN A passes the sum)
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_relu_forward_f32_naive(const float* X, int ldx, const float* W,
+                                                                                   const float* b, float* Y, int N,
+                                                                                   int K, int C) {
+    forward_naive<true>(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_relu_forward_f32_smem(const float* X, int ldx, const float* W, const float* b, float* Y, int N, int K, int C) {
+    forward_smem<true>(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_relu_forward_u8_naive(const unsigned char* pixels, int ldx,
+                                                                                  int rows, const int* index,
+                                                                                  int offset, float scale,
+                                                                                  const float* W, const float* b,
+                                                                                  float* Y, int N, int K, int C) {
+    forward_naive<true>(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_relu_forward_u8_smem(const unsigned char* pixels, int ldx, int rows, const int* index, int offset,
+                                float scale, const float* W, const float* b, float* Y, int N, int K, int C) {
+    forward_smem<true>(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_input_relu_f32_naive(const float* dY, const float* W,
+                                                                                          const float* A, float* dX,
+                                                                                          int N, int K, int C) {
+    long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (t >= static_cast<long long>(N) * K) return;
+    int i = static_cast<int>(t / K), k = static_cast<int>(t % K);
+    float sum = 0.0f;
+    for (int c = 0; c < C; ++c) sum += dY[static_cast<long long>(i) * C + c] * W[static_cast<long long>(k) * C + c];
+    dX[t] = relu_mask(A[t], sum);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(SMEM_THREADS)
+    linear_backward_input_relu_f32_smem(const float* dY, const float* W, const float* A, float* dX, int N, int K, int C) {
+    auto out = [=](int i, int k, float acc) {
+        const long long at = static_cast<long long>(i) * K + k;
+        dX[at] = relu_mask(A[at], acc);
+    };
+    gemm_smem(MatF32{dY, C}, transpose(MatF32{W, C}), out, N, K, C);
+}
+
 // ---- backward weight: dW = Xᵀ·dY
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) linear_backward_weight_f32_naive(const float* X, int ldx, const float* dY, float* dW, int N,
@@ -537,19 +628,82 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_u8_simd(const unsig
     forward_simd(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
-// W is read with stride C here (B(p, j) = W[j, p]); this product is not on the
-// trainer's path (the input layer needs no dX).
-extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
-                                                                             float* dX, int N, int K, int C) {
+// dX = dY·Wᵀ read along C: dY's rows and W's rows are both contiguous in c, so each output is a dot product
+// of two contiguous rows. A thread owns SIMD_ROWS rows of dX and one SIMD_CHUNK stripe of its columns k, taken
+// SIMD_ROWS × DOT_COLS outputs at a time: 16 accumulators of 8 lanes over c (each load of dY or W feeds 4
+// products), summed across lanes once at the end, lanes in order. (Reading W with stride C into 16-wide
+// tiles instead took 16 scalar loads per tile row: 3× OpenBLAS at 256×256·256×784, and at C = 10 it was
+// no faster than this.)
+constexpr int DOT_COLS = 4;
+constexpr int DOT_LANES = 8;
+#if defined(__GNUC__) || defined(__clang__)
+using Dot8 = Half;
+#else
+struct Dot8 {
+    float v[DOT_LANES];
+    float operator[](int l) const { return v[l]; }
+};
+inline Dot8& operator+=(Dot8& a, const Dot8& b) {
+    for (int l = 0; l < DOT_LANES; ++l) a.v[l] += b.v[l];
+    return a;
+}
+inline Dot8 operator*(const Dot8& a, const Dot8& b) {
+    Dot8 r;
+    for (int l = 0; l < DOT_LANES; ++l) r.v[l] = a.v[l] * b.v[l];
+    return r;
+}
+#endif
+
+// 8 floats from p, or the first `count` (< 8) and zeros: the tail of a row never reads past the row.
+__device__ __forceinline__ void load_dot(Dot8& v, const float* p, int count) {
+    float f[DOT_LANES] = {};
+    for (int l = 0; l < count; ++l) f[l] = p[l];
+    __builtin_memcpy(&v, f, sizeof v);
+}
+
+template <class Out>
+__device__ __forceinline__ void backward_input_dot(const float* __restrict__ dY, const float* __restrict__ W,
+                                                   const Out& out, int N, int K, int C) {
     const int i0 = simd_first_row<SIMD_ROWS>(N);
     if (i0 < 0) return;
-    SimdRowsA<float, SIMD_ROWS> rows;
-    for (int r = 0; r < SIMD_ROWS; ++r) rows.row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
     const int rows_here = min(SIMD_ROWS, N - i0);
-    auto out = [=](int r, int k, float acc) {
-        if (r < rows_here) dX[static_cast<long long>(i0 + r) * K + k] = acc;
-    };
-    gemm_simd(rows, SimdStridedB{W, C}, out, K, C);
+    const float* dy_row[SIMD_ROWS];
+    for (int r = 0; r < SIMD_ROWS; ++r) dy_row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
+    const int k_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int k_end = min(K, k_begin + SIMD_CHUNK);
+    const int c_full = C - C % DOT_LANES;
+    for (int k0 = k_begin; k0 < k_end; k0 += DOT_COLS) {
+        const float* w_row[DOT_COLS];
+        for (int q = 0; q < DOT_COLS; ++q) w_row[q] = W + static_cast<long long>(min(k0 + q, K - 1)) * C;
+        Dot8 acc[SIMD_ROWS][DOT_COLS] = {};
+        for (int c = 0; c < c_full; c += DOT_LANES) {
+            Dot8 a[SIMD_ROWS], b[DOT_COLS];
+            for (int r = 0; r < SIMD_ROWS; ++r) __builtin_memcpy(&a[r], dy_row[r] + c, sizeof a[r]);
+            for (int q = 0; q < DOT_COLS; ++q) __builtin_memcpy(&b[q], w_row[q] + c, sizeof b[q]);
+            for (int r = 0; r < SIMD_ROWS; ++r)
+                for (int q = 0; q < DOT_COLS; ++q) acc[r][q] += a[r] * b[q];
+        }
+        if (c_full < C) {
+            Dot8 a[SIMD_ROWS], b[DOT_COLS];
+            for (int r = 0; r < SIMD_ROWS; ++r) load_dot(a[r], dy_row[r] + c_full, C - c_full);
+            for (int q = 0; q < DOT_COLS; ++q) load_dot(b[q], w_row[q] + c_full, C - c_full);
+            for (int r = 0; r < SIMD_ROWS; ++r)
+                for (int q = 0; q < DOT_COLS; ++q) acc[r][q] += a[r] * b[q];
+        }
+        for (int r = 0; r < rows_here; ++r)
+            for (int q = 0; q < DOT_COLS && k0 + q < k_end; ++q) {
+                float sum = 0.0f;
+                for (int l = 0; l < DOT_LANES; ++l) sum += acc[r][q][l];
+                out(i0 + r, k0 + q, sum);
+            }
+    }
+}
+
+// dX = dY·Wᵀ as dot products along C (backward_input_dot); the MLP's hidden layer takes the masked form below.
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
+                                                                             float* dX, int N, int K, int C) {
+    auto out = [=](int i, int k, float sum) { dX[static_cast<long long>(i) * K + k] = sum; };
+    backward_input_dot(dY, W, out, N, K, C);
 }
 
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(const float* X, int ldx, const float* dY,
@@ -565,6 +719,29 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(con
                          scale, dY, dW, N, K, C);
 }
 
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_f32_simd(const float* X, int ldx, const float* W,
+                                                                           const float* b, float* Y, int N, int K,
+                                                                           int C) {
+    forward_simd<true>(MatF32{X, ldx}, 1.0f, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_u8_simd(const unsigned char* pixels, int ldx,
+                                                                          int rows, const int* index, int offset,
+                                                                          float scale, const float* W, const float* b,
+                                                                          float* Y, int N, int K, int C) {
+    forward_simd<true>(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
+}
+
+extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_relu_f32_simd(const float* dY, const float* W,
+                                                                                  const float* A, float* dX, int N,
+                                                                                  int K, int C) {
+    auto out = [=](int i, int k, float sum) {
+        const long long at = static_cast<long long>(i) * K + k;
+        dX[at] = relu_mask(A[at], sum);
+    };
+    backward_input_dot(dY, W, out, N, K, C);
+}
+
 #endif  // !defined(__CUDACC__)
 
 SHARPMAX_EXPORT(linear_forward_f32_naive, SHARPMAX_NO_SYNC)
@@ -578,6 +755,15 @@ SHARPMAX_EXPORT(linear_backward_weight_f32_smem, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_u8_naive, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(linear_backward_weight_u8_smem, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(linear_backward_bias_f32, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_u8_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_relu_forward_u8_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_relu_f32_naive, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(linear_backward_input_relu_f32_smem, SHARPMAX_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_relu_forward_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_relu_forward_u8_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_backward_input_relu_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_forward_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_forward_u8_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_backward_input_f32_simd, SHARPMAX_NO_SYNC)
@@ -591,8 +777,14 @@ SHARPMAX_STATIC_SHARED(linear_forward_u8_smem, SMEM_TILE_BYTES)
 SHARPMAX_STATIC_SHARED(linear_backward_input_f32_smem, SMEM_TILE_BYTES)
 SHARPMAX_STATIC_SHARED(linear_backward_weight_f32_smem, SMEM_TILE_BYTES)
 SHARPMAX_STATIC_SHARED(linear_backward_weight_u8_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_relu_forward_f32_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_relu_forward_u8_smem, SMEM_TILE_BYTES)
+SHARPMAX_STATIC_SHARED(linear_backward_input_relu_f32_smem, SMEM_TILE_BYTES)
 SHARPMAX_LAUNCH_BOUNDS(linear_forward_f32_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_forward_u8_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_backward_input_f32_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_backward_weight_f32_smem, SMEM_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(linear_backward_weight_u8_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_relu_forward_f32_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_relu_forward_u8_smem, SMEM_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_backward_input_relu_f32_smem, SMEM_THREADS)

@@ -5,7 +5,7 @@ using Sharpmax.Ops;
 namespace Sharpmax.Bench;
 
 /// <summary>
-/// The linear layer's three products at the trainer's shape: the naive kernel (one thread per output) against the
+/// The linear layer's three products at the trainer's shape and at the MLP's (LinearCase.Mlp): the naive kernel (one thread per output) against the
 /// device's fast kernel (simd on the CPU device, smem on a GPU) against the vendor BLAS on the same device and the
 /// same buffers (OpenBLAS cblas_sgemm on the CPU, cuBLAS on a GPU). The BLAS forward adds the bias by copying a
 /// broadcast bias matrix into Y and accumulating onto it (beta = 1).
@@ -29,7 +29,7 @@ public unsafe class MatmulBenchmarks : IDisposable
 
     public static IEnumerable<DeviceKind> Devices => BenchDevices.Available;
 
-    public static IEnumerable<LinearCase> Cases => LinearCase.Trainer();
+    public static IEnumerable<LinearCase> Cases => LinearCase.Trainer().Concat(LinearCase.Mlp());
 
     [GlobalSetup(Target = nameof(Naive))]
     public void SetupNaive()

@@ -39,6 +39,13 @@ public sealed record LinearCase(LinearProduct Product, int N, int K, int C)
     public static IEnumerable<LinearCase> Trainer() =>
         Enum.GetValues<LinearProduct>().Select(p => new LinearCase(p, 256, 784, 10));
 
+    /// <summary>d2l's MLP (784 → 256 → 10, N = 256): the hidden layer's three products (K = 784, C = 256) and the
+    /// output layer's (K = 256, C = 10), whose dX is now on the path (the hidden layer's gradient).</summary>
+    public static IEnumerable<LinearCase> Mlp() =>
+        from shape in new[] { (K: 784, C: 256), (K: 256, C: 10) }
+        from p in Enum.GetValues<LinearProduct>()
+        select new LinearCase(p, 256, shape.K, shape.C);
+
     /// <summary>The product as rows × depth · depth × columns (row-major operands).</summary>
     public (int Rows, int Depth, int Cols) Gemm => Product switch
     {

@@ -42,6 +42,9 @@ Files
                    (0, 1, C/2, C-1, the label, the argmax, and 8 seeded ones).
   linear_cases.csv / linear_values.csv  Y = X.W + b and its backward products.
   sgd.csv          one SGD step per element: w, g, lr, weight decay, new w.
+  relu.csv         ReLU forward and backward per element (written by write_relu).
+  linear_relu_cases.csv / linear_relu_values.csv  the fused epilogues
+                   (written by write_linear_relu).
   accuracy.csv     per xent case: the number of rows whose argmax is the label.
 
 Definitions (PyTorch's semantics where PyTorch defines them)
@@ -78,6 +81,21 @@ Linear (shape letters: N rows, K input features, C outputs; row-major)
   and the layer sees x = byte / 255 (the quotient taken exactly, then one
   rounding per output). Tensors are listed in linear_values.csv as
   case,tensor,row,col,value (b and db use row 0).
+
+ReLU (kernels/relu.cu; PyTorch's values)
+  y = max(x, 0) with NaN kept (torch.relu) and -0 written as +0;
+  dx = 0 where a <= 0, else dy: a is the saved activation (here a = y), and a
+  NaN activation passes dy through (torch's threshold_backward). All exact:
+  relu.csv holds float32 text for every column (case,index,x,dy,y,dx).
+
+Fused linear + ReLU (kernels/linear.cu's linear_relu_forward_*,
+linear_backward_input_relu_f32_*), in linear_relu_values.csv as above:
+  Y  = relu(X.W + b)                      (float64, from the exact sum)
+  dX = (dY.W^T) * [A > 0]                 A: an N x K float32 activation given
+                                          in the file (relu of seeded values, so
+                                          about half of it is 0)
+  The exact sums are correctly rounded as for the linear cases; relu and the
+  mask are exact. Cases include the MLP's shapes in miniature and u8 input.
 """
 
 import csv
@@ -415,7 +433,89 @@ def write_linear():
     write_csv("linear_values.csv", ["case", "tensor", "row", "col", "value"], values)
 
 
+# ----------------------------------------------------------------- ReLU
+
+def relu32(v):
+    """torch.relu on a float32 value: NaN stays NaN, -0 and negatives become +0."""
+    v = np.float32(v)
+    return v if (v > 0 or np.isnan(v)) else np.float32(0.0)
+
+
+def relu_mask32(a, dy):
+    """torch's threshold_backward(dy, a, 0): 0 where a <= 0 (a NaN a passes dy)."""
+    return np.float32(0.0) if np.float32(a) <= 0 else np.float32(dy)
+
+
+def write_relu():
+    rows = []
+    tiny = float(np.finfo(np.float32).smallest_subnormal)
+    inf = float("inf")
+    specials = [0.0, -0.0, tiny, -tiny, 1e-38, -1e-38, 1.0, -1.0, 3.4028234663852886e38, -3.4028234663852886e38,
+                inf, -inf, float("nan")]
+    special_dy = golden_uniform(300, len(specials), 1.0)
+    cases = [("relu_specials", np.asarray(specials, dtype=np.float32), special_dy),
+             ("relu_uniform_37", golden_uniform(301, 37, 4.0), golden_uniform(302, 37, 1.0)),
+             ("relu_uniform_1000", golden_uniform(303, 1000, 1.0), golden_uniform(304, 1000, 1.0))]
+    for name, x, dy in cases:
+        for i in range(len(x)):
+            y = relu32(x[i])
+            rows.append([name, i, fmt32(x[i]), fmt32(dy[i]), fmt32(y), fmt32(relu_mask32(y, dy[i]))])
+    write_csv("relu.csv", ["case", "index", "x", "dy", "y", "dx"], rows)
+
+
+def linear_relu_cases():
+    # name, N, K, C, input kind, seed
+    yield "linrelu_1x1x1", 1, 1, 1, "f32", 400
+    yield "linrelu_5x7x3", 5, 7, 3, "f32", 401
+    yield "linrelu_9x33x17", 9, 33, 17, "f32", 402
+    yield "linrelu_6x256x10", 6, 256, 10, "f32", 403   # the MLP's output layer in miniature (dX needed)
+    yield "linrelu_u8_2x784x3", 2, 784, 3, "u8", 404    # the hidden layer fed by pixels
+
+
+def write_linear_relu():
+    cases, values = [], []
+    for name, n, k, c, kind, seed in linear_relu_cases():
+        if kind == "u8":
+            xb = golden_bytes(seed, n * k).reshape(n, k)
+            x = [[float(v) for v in row] for row in xb]
+            divisor, x_text = 255.0, lambda v: str(int(v))
+        else:
+            xf = golden_uniform(seed, n * k, 1.0).reshape(n, k)
+            x = [[float(v) for v in row] for row in xf]
+            divisor, x_text = 1.0, fmt32
+        w32 = golden_uniform(seed + 1000, k * c, 0.125).reshape(k, c)
+        b32 = golden_uniform(seed + 2000, c, 0.5)
+        dy32 = golden_uniform(seed + 3000, n * c, 1.0).reshape(n, c)
+        a32 = np.asarray([relu32(v) for v in golden_uniform(seed + 4000, n * k, 1.0)], dtype=np.float32).reshape(n, k)
+        w = [[float(v) for v in row] for row in w32]
+        b = [float(v) for v in b32]
+        dy = [[float(v) for v in row] for row in dy32]
+        a = [[float(v) for v in row] for row in a32]
+        y = [[max(math.fsum(x[i][j] * w[j][o] for j in range(k)) / divisor + b[o], 0.0) for o in range(c)]
+             for i in range(n)]
+        dx = [[(math.fsum(dy[i][o] * w[j][o] for o in range(c)) if a[i][j] > 0 else 0.0) for j in range(k)]
+              for i in range(n)]
+
+        def emit(tensor, rows, text):
+            for i, row in enumerate(rows):
+                for j, v in enumerate(row):
+                    values.append([name, tensor, i, j, text(v)])
+
+        emit("X", x, x_text)
+        emit("W", w, fmt32)
+        emit("b", [b], fmt32)
+        emit("dY", dy, fmt32)
+        emit("A", a, fmt32)
+        emit("Y", y, fmt64)
+        emit("dX", dx, fmt64)
+        cases.append([name, n, k, c, kind])
+    write_csv("linear_relu_cases.csv", ["case", "n", "k", "c", "input"], cases)
+    write_csv("linear_relu_values.csv", ["case", "tensor", "row", "col", "value"], values)
+
+
 if __name__ == "__main__":
     write_xent()
     write_linear()
     write_sgd()
+    write_relu()
+    write_linear_relu()

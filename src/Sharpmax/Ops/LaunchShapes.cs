@@ -25,16 +25,16 @@ internal static class LaunchShapes
             yield return (kernel, threadPerRow);
         foreach (var kernel in new[] { "xent_count_valid_i32", "xent_reduce_f32" })
             yield return (kernel, cuda ? RowDispatch.CudaReduceThreads : 1);
-        foreach (var kernel in new[] { "sgd_update_f32", "argmax_forward_f32", "accuracy_forward_f32", "gather_forward_i32" })
+        foreach (var kernel in new[] { "sgd_update_f32", "argmax_forward_f32", "accuracy_forward_f32", "gather_forward_i32", "relu_forward_f32", "relu_backward_f32" })
             yield return (kernel, cuda ? ContiguousRuns.CudaBlock : 1);
-        foreach (var product in new[] { "linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8" })
+        foreach (var product in new[] { "linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8", "linear_relu_forward_f32", "linear_relu_forward_u8", "linear_backward_input_relu_f32" })
         {
             yield return ($"{product}_naive", Linear.NaiveBlock);
             yield return ($"{product}_smem", Linear.SmemBlock);
         }
         yield return ("linear_backward_bias_f32", Linear.NaiveBlock);
         if (!cuda)
-            foreach (var product in new[] { "linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8" })
+            foreach (var product in new[] { "linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8", "linear_relu_forward_f32", "linear_relu_forward_u8", "linear_backward_input_relu_f32" })
                 yield return ($"{product}_simd", Linear.SimdBlock);
     }
 }

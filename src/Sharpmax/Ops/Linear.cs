@@ -57,7 +57,8 @@ public sealed class Linear
         Variant = variant;
         Kernels = variant != LinearVariant.Fast ? variant
             : device.Kind == DeviceKind.Cuda ? LinearVariant.SharedMemory : LinearVariant.Simd;
-        string[] products = ["linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8"];
+        string[] products = ["linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32", "linear_backward_weight_f32", "linear_backward_weight_u8",
+            "linear_relu_forward_f32", "linear_relu_forward_u8", "linear_backward_input_relu_f32"];
         _kernelNames = products.ToDictionary(product => product, KernelName, StringComparer.Ordinal);
     }
 
@@ -78,14 +79,39 @@ public sealed class Linear
     /// <exception cref="ArgumentException">The shapes do not chain (the message names both shapes), a buffer is too
     /// small for its shape, lives on another device, or the output shares a buffer with an input.</exception>
     /// <exception cref="CudaException">The launch failed.</exception>
-    public void Forward(DeviceMatrix x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
+    public void Forward(DeviceMatrix x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y) =>
+        Forward("linear_forward_f32", x, w, bias, y);
+
+    /// <summary>Y = relu(X·W + b): the forward of a hidden layer, the ReLU fused into the product's epilogue
+    /// (the values of <see cref="Relu.Forward"/> after <see cref="Forward(DeviceMatrix, DeviceMatrix, DeviceBuffer{float}?, DeviceMatrix)"/>).</summary>
+    /// <param name="x">X, N×K, any row stride.</param>
+    /// <param name="w">W, K×C, dense.</param>
+    /// <param name="bias">b, C floats; null for no bias.</param>
+    /// <param name="y">Y, N×C, dense; receives the result (the activation that the backward masks by).</param>
+    /// <exception cref="ArgumentException">As for Forward.</exception>
+    /// <exception cref="CudaException">The launch failed.</exception>
+    public void ForwardRelu(DeviceMatrix x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y) =>
+        Forward("linear_relu_forward_f32", x, w, bias, y);
+
+    /// <summary>Y = relu(X·W + b) for X gathered from u8 images (a first hidden layer fed by the trainer's
+    /// image set).</summary>
+    /// <param name="x">X, N×K: N images picked by index, each byte times the scale.</param>
+    /// <param name="w">W, K×C, dense.</param>
+    /// <param name="bias">b, C floats; null for no bias.</param>
+    /// <param name="y">Y, N×C, dense; receives the result.</param>
+    /// <exception cref="ArgumentException">As for Forward.</exception>
+    /// <exception cref="CudaException">The launch failed.</exception>
+    public void ForwardRelu(PixelRows x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y) =>
+        Forward("linear_relu_forward_u8", x, w, bias, y);
+
+    private void Forward(string product, DeviceMatrix x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
     {
         Matrix(Device, x, "X", dense: false);
         CheckForward(x.Rows, x.Cols, w, bias, y);
         Distinct(y.Buffer, "Y", x.Buffer, w.Buffer, bias);
         if (y.Rows == 0)
             return;
-        Launch("linear_forward_f32", y.Rows, y.Cols, transposedSimd: false,
+        Launch(product, y.Rows, y.Cols, transposedSimd: false,
             x.Buffer, x.Stride, w.Buffer, Pointer(bias), y.Buffer, y.Rows, x.Cols, y.Cols);
     }
 
@@ -98,14 +124,17 @@ public sealed class Linear
     /// reaches past its index or image set, a buffer is too small or lives on another device, or the output shares
     /// a buffer with an input.</exception>
     /// <exception cref="CudaException">The launch failed.</exception>
-    public void Forward(PixelRows x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
+    public void Forward(PixelRows x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y) =>
+        Forward("linear_forward_u8", x, w, bias, y);
+
+    private void Forward(string product, PixelRows x, DeviceMatrix w, DeviceBuffer<float>? bias, DeviceMatrix y)
     {
         Pixels(Device, x, "X");
         CheckForward(x.Rows, x.Cols, w, bias, y);
         Distinct(y.Buffer, "Y", w.Buffer, bias);
         if (y.Rows == 0)
             return;
-        Launch("linear_forward_u8", y.Rows, y.Cols, transposedSimd: false,
+        Launch(product, y.Rows, y.Cols, transposedSimd: false,
             x.Images, x.Cols, x.ImageCount, Pointer(x.Index), x.Offset, x.Scale,
             w.Buffer, Pointer(bias), y.Buffer, y.Rows, x.Cols, y.Cols);
     }
@@ -119,6 +148,39 @@ public sealed class Linear
     /// <exception cref="CudaException">The launch failed.</exception>
     public void BackwardInput(DeviceMatrix dy, DeviceMatrix w, DeviceMatrix dx)
     {
+        CheckBackwardInput(dy, w, dx);
+        Distinct(dx.Buffer, "dX", dy.Buffer, w.Buffer);
+        if (dx.Rows == 0)
+            return;
+        Launch("linear_backward_input_f32", dx.Rows, dx.Cols, transposedSimd: false,
+            dy.Buffer, w.Buffer, dx.Buffer, dy.Rows, w.Rows, w.Cols);
+    }
+
+    /// <summary>dX = (dY·Wᵀ) ⊙ [A &gt; 0]: the input gradient of a layer whose input A is a ReLU's saved output,
+    /// taken through that ReLU in the same pass (the values of <see cref="Relu.Backward"/> after
+    /// <see cref="BackwardInput"/>).</summary>
+    /// <param name="dy">dY, N×C, dense.</param>
+    /// <param name="w">W, K×C, dense.</param>
+    /// <param name="activation">A, N×K, dense: this layer's input, the output of the ReLU before it.</param>
+    /// <param name="dx">dX, N×K, dense; receives the gradient with respect to the ReLU's input.</param>
+    /// <exception cref="ArgumentException">The shapes do not chain (the message names both shapes), a buffer is too
+    /// small for its shape, lives on another device, or the output shares a buffer with an input.</exception>
+    /// <exception cref="CudaException">The launch failed.</exception>
+    public void BackwardInputRelu(DeviceMatrix dy, DeviceMatrix w, DeviceMatrix activation, DeviceMatrix dx)
+    {
+        CheckBackwardInput(dy, w, dx);
+        Matrix(Device, activation, "A", dense: true);
+        if (activation.Rows != dx.Rows || activation.Cols != dx.Cols)
+            throw new ArgumentException(Invariant($"A is {activation} but dX is {dx}: the ReLU's mask needs the shape of dX."), nameof(activation));
+        Distinct(dx.Buffer, "dX", dy.Buffer, w.Buffer, activation.Buffer);
+        if (dx.Rows == 0)
+            return;
+        Launch("linear_backward_input_relu_f32", dx.Rows, dx.Cols, transposedSimd: false,
+            dy.Buffer, w.Buffer, activation.Buffer, dx.Buffer, dy.Rows, w.Rows, w.Cols);
+    }
+
+    private void CheckBackwardInput(DeviceMatrix dy, DeviceMatrix w, DeviceMatrix dx)
+    {
         Matrix(Device, dy, "dY", dense: true);
         Matrix(Device, w, "W", dense: true);
         Matrix(Device, dx, "dX", dense: true);
@@ -126,11 +188,6 @@ public sealed class Linear
             throw new ArgumentException(Invariant($"dY is {dy} but W is {w}: dY·Wᵀ needs as many columns in dY as in W (C)."), nameof(dy));
         if (dx.Rows != dy.Rows || dx.Cols != w.Rows)
             throw new ArgumentException(Invariant($"dX is {dx} but dY·Wᵀ is {dy.Rows}×{w.Rows} (dY is {dy}, W is {w})."), nameof(dx));
-        Distinct(dx.Buffer, "dX", dy.Buffer, w.Buffer);
-        if (dx.Rows == 0)
-            return;
-        Launch("linear_backward_input_f32", dx.Rows, dx.Cols, transposedSimd: false,
-            dy.Buffer, w.Buffer, dx.Buffer, dy.Rows, w.Rows, w.Cols);
     }
 
     /// <summary>dW = Xᵀ·dY, the gradient with respect to the weights.</summary>
@@ -184,7 +241,8 @@ public sealed class Linear
 
     /// <summary>The kernel a product runs, for example <c>linear_forward_u8_simd</c>.</summary>
     /// <param name="product">"linear_forward_f32", "linear_forward_u8", "linear_backward_input_f32",
-    /// "linear_backward_weight_f32" or "linear_backward_weight_u8".</param>
+    /// "linear_backward_weight_f32", "linear_backward_weight_u8", or a fused one: "linear_relu_forward_f32",
+    /// "linear_relu_forward_u8", "linear_backward_input_relu_f32".</param>
     /// <returns>The entry name.</returns>
     public string KernelName(string product) => product + Kernels switch
     {

@@ -61,7 +61,7 @@ public sealed record SgdGoldenCase(string Name, float Lr, float WeightDecay, flo
 }
 
 /// <summary>Loads the golden CSV files once per test run.</summary>
-public static class GoldenCases
+public static partial class GoldenCases
 {
     /// <summary>How to regenerate the files, quoted in every loader error.</summary>
     public const string RegenerateCommand = "/usr/bin/python3 tests/golden/make_golden.py";

@@ -1,0 +1,18 @@
+// relu.cuh — ReLU's element functions, shared by relu.cu (its own kernels) and
+// linear.cu (the fused epilogues), so both give bitwise the same values.
+// Templates on the element type; a bf16 pass instantiates them for it.
+#pragma once
+
+// max(v, 0): NaN stays NaN (as torch.relu), −0 becomes +0.
+template <class T>
+__device__ __forceinline__ T relu_value(T v) {
+    return (v > T(0) || v != v) ? v : T(0);
+}
+
+// The gradient through a ReLU whose output (or input: the same sign) was `a`:
+// dy where a > 0, else 0; a NaN activation passes dy through (PyTorch's
+// threshold_backward, `a <= 0 ? 0 : dy`).
+template <class T>
+__device__ __forceinline__ T relu_mask(T a, T dy) {
+    return a <= T(0) ? T(0) : dy;
+}
