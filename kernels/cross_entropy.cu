@@ -241,7 +241,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
-    __shared__ float scratch[32];
+    SHARPMAX_SHARED(float, scratch, 32);
     int r = blockIdx.x;
     if (r >= N) return;  // whole blocks leave together
     const float* xr = x + static_cast<long long>(r) * ldx;
@@ -296,7 +296,7 @@ __device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifte
 }
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_online(XENT_PARAMS) {
-    __shared__ float scratch[64];
+    SHARPMAX_SHARED(float, scratch, 64);
     int r = blockIdx.x;
     if (r >= N) return;
     const float* xr = x + static_cast<long long>(r) * ldx;
@@ -333,7 +333,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_count_valid_i32(const int* __restrict__ labels, int N, int C, int ignore_index,
                                                 int* __restrict__ count) {
-    __shared__ int partial[XENT_REDUCE_MAX_THREADS];
+    SHARPMAX_SHARED(int, partial, XENT_REDUCE_MAX_THREADS);
     int t = threadIdx.x;
     int n = 0;
     for (int r = t; r < N; r += blockDim.x) n += labels[r] != ignore_index && labels[r] >= 0 && labels[r] < C;
@@ -372,8 +372,8 @@ __device__ __forceinline__ float xent_reduce_block(const float* __restrict__ los
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
                                            int C, int ignore_index, int mean, float* __restrict__ out) {
-    __shared__ double partial[XENT_REDUCE_MAX_THREADS];
-    __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];
+    SHARPMAX_SHARED(double, partial, XENT_REDUCE_MAX_THREADS);
+    SHARPMAX_SHARED(int, partial_count, XENT_REDUCE_MAX_THREADS);
     float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, partial, partial_count);
     if (threadIdx.x == 0) *out = reduced;
 }
@@ -395,8 +395,8 @@ struct xent_totals {
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_accumulate_f32(const float* __restrict__ loss, const int* __restrict__ labels,
                                                       int N, int C, int ignore_index, int mean, double weight,
                                                       xent_totals* totals) {
-    __shared__ double partial[XENT_REDUCE_MAX_THREADS];
-    __shared__ int partial_count[XENT_REDUCE_MAX_THREADS];
+    SHARPMAX_SHARED(double, partial, XENT_REDUCE_MAX_THREADS);
+    SHARPMAX_SHARED(int, partial_count, XENT_REDUCE_MAX_THREADS);
     float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, partial, partial_count);
     if (threadIdx.x != 0) return;
     int call = totals->calls;

@@ -155,8 +155,8 @@ __device__ __forceinline__ void backward_weight_naive(const X& x, float scale, c
 template <class A, class B, class Out>
 __device__ __forceinline__ void gemm_smem(const A& a, const B& b, const Out& out, int M, int Ncols, int P) {
     // +1 column of padding: tile loads along either index hit distinct banks.
-    __shared__ float a_tile[SMEM_BK][SMEM_BM + 1];
-    __shared__ float b_tile[SMEM_BK][SMEM_BN + 1];
+    SHARPMAX_SHARED_2D(float, a_tile, SMEM_BK, SMEM_BM + 1);
+    SHARPMAX_SHARED_2D(float, b_tile, SMEM_BK, SMEM_BN + 1);
     const int tid = static_cast<int>(threadIdx.x);
     const int tx = tid % 16, ty = tid / 16;
     const int i0 = static_cast<int>(blockIdx.y) * SMEM_BM, j0 = static_cast<int>(blockIdx.x) * SMEM_BN;

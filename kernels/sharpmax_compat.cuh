@@ -27,7 +27,16 @@
 // SHARPMAX_LAUNCH_BOUNDS(name, threads) for modules bound without PTX.
 //
 // Dynamic shared memory is declared with SHARPMAX_DYNAMIC_SHARED(type, name)
-// instead of `extern __shared__ type name[];`.
+// instead of `extern __shared__ type name[];`, and static shared memory with
+//   SHARPMAX_SHARED(type, name, count)            for `__shared__ type name[count];`
+//   SHARPMAX_SHARED_2D(type, name, rows, cols)    for `__shared__ type name[rows][cols];`
+// so that the CPU device can poison it: in the checked mode (and under a
+// schedule seed) a block's static shared memory starts as 0xFF bytes (NaN as
+// float, -1 as int), as dynamic shared memory does, so a read before a write
+// shows instead of passing with the last block's values. A plain `__shared__`
+// does not compile on the host (the static_assert says which macro to use).
+// Under nvcc both are the plain declarations; on the host `name` is a pointer,
+// so `sizeof(name)` is not the array's size: use the count.
 //
 // Two optional lines after a kernel's export tell the CPU device what the PTX
 // tells a GPU, for modules bound without PTX (SMHOST_ALL_KERNELS_IMAGE):
@@ -51,6 +60,8 @@
 #define SHARPMAX_STATIC_SHARED(name, bytes)
 #define SHARPMAX_LAUNCH_BOUNDS(name, threads)
 #define SHARPMAX_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[]
+#define SHARPMAX_SHARED(type, name, count) __shared__ type name[count]
+#define SHARPMAX_SHARED_2D(type, name, rows, cols) __shared__ type name[rows][cols]
 
 #else  // host compilation
 
@@ -80,7 +91,7 @@
 #define SHARPMAX_TLS __thread
 #define SHARPMAX_TLS_FAST __thread
 #endif
-#define __shared__ static SHARPMAX_TLS
+#define __shared__ static_assert(false, "declare static shared memory with SHARPMAX_SHARED or SHARPMAX_SHARED_2D (sharpmax_compat.cuh), so the CPU device can poison it"); static
 #define __restrict__ __restrict
 
 struct uint3 { unsigned int x, y, z; };
@@ -104,6 +115,21 @@ extern SHARPMAX_TLS_FAST dim3 tls_block_dim;
 extern SHARPMAX_TLS_FAST dim3 tls_grid_dim;
 
 void* dynamic_shared();
+
+// Static shared memory (SHARPMAX_SHARED): storage is a thread-local array, per
+// block because a worker runs one block at a time. The runtime numbers the
+// blocks each worker runs; the first thread of a block to reach a declaration
+// fills it with 0xFF when poisoning is on (checked mode or a schedule seed).
+extern SHARPMAX_TLS_FAST std::uint64_t tls_block_serial;
+extern SHARPMAX_TLS_FAST bool tls_poison_shared;
+template <typename Array>
+inline auto static_shared(Array& storage, std::uint64_t& serial) -> decltype(&storage[0]) {
+    if (serial != tls_block_serial) {
+        serial = tls_block_serial;
+        if (tls_poison_shared) std::memset(&storage, 0xFF, sizeof(Array));
+    }
+    return &storage[0];
+}
 void syncthreads();
 // The warp operations take the CUDA mask: in the checked mode the calling lane
 // must be in it and every lane it names must be live and make the same call.
@@ -171,6 +197,14 @@ T from_bits(std::uint64_t bits) {
     static ::sharpmax_rt::KernelAttributeRegistration SHARPMAX_CONCAT(sharpmax_launch_bounds_, name)( \
         #name, ::sharpmax_rt::KernelAttribute::max_threads, threads);
 #define SHARPMAX_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::sharpmax_rt::dynamic_shared())
+#define SHARPMAX_SHARED(type, name, count)                                        \
+    static SHARPMAX_TLS type SHARPMAX_CONCAT(name, _shared_storage)[count];       \
+    static SHARPMAX_TLS std::uint64_t SHARPMAX_CONCAT(name, _shared_serial) = 0; \
+    type* const name = ::sharpmax_rt::static_shared(SHARPMAX_CONCAT(name, _shared_storage), SHARPMAX_CONCAT(name, _shared_serial))
+#define SHARPMAX_SHARED_2D(type, name, rows, cols)                                \
+    static SHARPMAX_TLS type SHARPMAX_CONCAT(name, _shared_storage)[rows][cols];  \
+    static SHARPMAX_TLS std::uint64_t SHARPMAX_CONCAT(name, _shared_serial) = 0; \
+    type(*const name)[cols] = ::sharpmax_rt::static_shared(SHARPMAX_CONCAT(name, _shared_storage), SHARPMAX_CONCAT(name, _shared_serial))
 
 #define threadIdx (::sharpmax_rt::tls_thread_idx)
 #define blockIdx (::sharpmax_rt::tls_block_idx)

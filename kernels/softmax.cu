@@ -116,7 +116,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(256) softmax_forward_f32_warp102
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_block(const float* x, int N, int C, int ldx, float* y, int ldy) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
-    __shared__ float scratch[32];
+    SHARPMAX_SHARED(float, scratch, 32);
     int r = blockIdx.x;
     if (r >= N) return;  // whole blocks leave together
     const float* xr = x + static_cast<long long>(r) * ldx;
@@ -141,7 +141,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_block(
 // ---- fused: one block per row, streaming (online softmax) ---------------------
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_online(const float* x, int N, int C, int ldx, float* y, int ldy) {
-    __shared__ float scratch[64];
+    SHARPMAX_SHARED(float, scratch, 64);
     int r = blockIdx.x;
     if (r >= N) return;
     const float* xr = x + static_cast<long long>(r) * ldx;

@@ -8,7 +8,7 @@
 # Configures a separate build dir with nvcc hidden from PATH (expects no PTX and
 # a NOTFOUND compiler in the cache, the state that used to stick), configures it
 # again with nvcc visible, builds only the PTX and checks that there is one PTX
-# file per kernel source, for the virtual architecture cmake/SharpmaxPtxArch.cmake
+# file per kernel source, for the virtual architecture runtime/cmake/SharpmaxPtxArch.cmake
 # picks for this nvcc's version. Exit 77 (a ctest skip) when nvcc is not on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."

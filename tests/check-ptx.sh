@@ -28,7 +28,7 @@ for f in "${files[@]}"; do
   done < "$f"
 done
 # The oldest GPU the PTX serves is its .target (sm_70 from CUDA 11/12, sm_75 from
-# CUDA 13: cmake/SharpmaxPtxArch.cmake); ptxas refuses older ones.
+# CUDA 13: runtime/cmake/SharpmaxPtxArch.cmake); ptxas refuses older ones.
 target=$(sed -nE 's/^\.target (sm_[0-9]+).*/\1/p' "${files[0]}" | head -1)
 [[ -n $target ]] || { echo "no .target line in ${files[0]}" >&2; exit 1; }
 archs=("$target")

@@ -32,7 +32,7 @@
  * or is at another kind of warp call or with another mask; with CUDA_ERROR_ILLEGAL_ADDRESS when a kernel writes
  * past the dynamic shared memory its launch gave or into the redzone around a
  * device allocation. The context stays usable afterwards (a GPU's would not).
- * Static __shared__ memory is not poisoned (see runtime/README.md).
+ * Shared memory, dynamic and static (SHARPMAX_SHARED), starts as NaN bytes in each block.
  *
  * Beyond the driver API, smhost_* extras report live allocations, enable the
  * randomized schedule and the checked mode, pick the GPU profile, and explain

@@ -13,10 +13,11 @@
 //   until the barrier's generation advances. A pass in which no thread makes
 //   progress is a deadlock and fails the launch.
 // - With a schedule seed, every pass runs the threads in a shuffled order, and
-//   dynamic shared memory starts as NaN bytes, so a missing barrier shows up
-//   as a result that changes with the seed.
-// - In the checked mode, dynamic shared memory also starts as NaN bytes and is
-//   followed by a guard region checked after each block (an overrun fails the
+//   shared memory (dynamic, and static SHARPMAX_SHARED arrays where a block
+//   first reaches them) starts as NaN bytes, so a missing barrier shows up as
+//   a result that changes with the seed.
+// - In the checked mode, shared memory also starts as NaN bytes, and dynamic
+//   shared memory is followed by a guard region checked after each block (an overrun fails the
 //   launch with CUDA_ERROR_ILLEGAL_ADDRESS), and every warp shuffle, vote and
 //   __syncwarp checks its mask: the calling lane must be in it, and every lane
 //   it names must be live and make the same kind of call with the same mask
@@ -64,6 +65,8 @@ namespace bctx = boost::context::detail;
 namespace sharpmax_rt {
 
 SHARPMAX_TLS_FAST uint3 tls_thread_idx;
+SHARPMAX_TLS_FAST std::uint64_t tls_block_serial;
+SHARPMAX_TLS_FAST bool tls_poison_shared;
 SHARPMAX_TLS_FAST uint3 tls_block_idx;
 SHARPMAX_TLS_FAST dim3 tls_block_dim;
 SHARPMAX_TLS_FAST dim3 tls_grid_dim;
@@ -414,6 +417,10 @@ void run_blocks(GridJob& job) {
         tls_block_idx = {static_cast<unsigned int>(b % g.x), static_cast<unsigned int>((b / g.x) % g.y),
                          static_cast<unsigned int>(b / (static_cast<std::uint64_t>(g.x) * g.y))};
         std::uint64_t rng = job.seed ^ (b * 0xD1B54A32D192ED03ull);
+        // A new block: its static shared memory (SHARPMAX_SHARED) is poisoned
+        // where it is first reached, under the same rule as the dynamic part.
+        ++tls_block_serial;
+        tls_poison_shared = w.checked || randomized;
         if (w.checked)
             arm_dynamic_shared(w);
         else if (randomized && job.shape.dynamic_shared_bytes > 0)

@@ -75,6 +75,35 @@ TEST_F(Runtime, DynamicSharedMemoryStartsAsNaNInTheCheckedMode) {
     EXPECT_EQ(out[threads - 1], 2.0f);
 }
 
+TEST_F(Runtime, StaticSharedMemoryStartsAsNaNInEveryBlockInTheCheckedMode) {
+    // One worker runs the blocks one after the other, so each block finds the
+    // slots the block before it wrote: poisoned, it reads NaN all the same.
+    const unsigned int blocks = 3, threads = 32;
+    SMdeviceptr out = alloc(blocks * threads * sizeof(float));
+    ASSERT_OK(smhost_setWorkerCount(1));
+    SMresult checked = launch("test_fault_static_shared_read_before_write", blocks, threads, 0, {&out});
+    std::vector<float> got = download<float>(out, blocks * threads);
+    ASSERT_OK(smhost_setCheckedMode(0));
+    SMresult unchecked = launch("test_fault_static_shared_read_before_write", blocks, threads, 0, {&out});
+    std::vector<float> stale = download<float>(out, blocks * threads);
+    ASSERT_OK(smhost_setWorkerCount(0));
+    ASSERT_OK(checked);
+    ASSERT_OK(unchecked);
+    for (unsigned int i = 0; i < blocks * threads; ++i) EXPECT_TRUE(std::isnan(got[i])) << "element " << i << ": " << got[i];
+    for (unsigned int i = threads; i < blocks * threads; ++i)
+        EXPECT_EQ(stale[i], 1.0f) << "unchecked, block " << i / threads << " reads the previous block's value";
+}
+
+TEST_F(Runtime, AScheduleSeedPoisonsStaticSharedMemoryToo) {
+    const unsigned int blocks = 2, threads = 32;
+    SMdeviceptr out = alloc(blocks * threads * sizeof(float));
+    ASSERT_OK(smhost_setCheckedMode(0));
+    ASSERT_OK(smhost_setScheduleSeed(7));
+    ASSERT_OK(launch("test_fault_static_shared_read_before_write", blocks, threads, 0, {&out}));
+    std::vector<float> got = download<float>(out, blocks * threads);
+    for (unsigned int i = 0; i < blocks * threads; ++i) EXPECT_TRUE(std::isnan(got[i])) << "element " << i << ": " << got[i];
+}
+
 TEST_F(Runtime, DeviceAttributesFollowTheGpuProfile) {
     int v = 0;
     EXPECT_STREQ(smhost_gpuProfile(), "sm_90");

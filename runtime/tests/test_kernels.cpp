@@ -5,7 +5,7 @@
 
 // Block-wide tree sum in shared memory: needs every __syncthreads.
 extern "C" __global__ void test_block_sum_i32(const int* in, int* out) {
-    __shared__ int partial[1024];
+    SHARPMAX_SHARED(int, partial, 1024);
     unsigned int t = threadIdx.x;
     partial[t] = in[blockIdx.x * blockDim.x + t];
     __syncthreads();
@@ -63,7 +63,7 @@ extern "C" __global__ void test_deadlock(int* out) {
 // _block softmax kernels have: copies `n` floats through both.
 extern "C" __global__ void test_static_and_dynamic_shared_f32(const float* in, float* out, int n) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
-    __shared__ float scratch[32];
+    SHARPMAX_SHARED(float, scratch, 32);
     unsigned int t = threadIdx.x;
     if (t < 32) scratch[t] = 1.0f;
     for (int i = static_cast<int>(t); i < n; i += static_cast<int>(blockDim.x)) row[i] = in[i];
@@ -110,6 +110,16 @@ extern "C" __global__ void test_fault_dynamic_shared_overrun(float* out, int n) 
     if (threadIdx.x == 0) out[0] = row[0];
 }
 
+// Reads its static shared slot before writing it (the planted bug: no thread
+// wrote it in this block), then writes 1: without poisoning, a later block on
+// the same worker would read this block's 1 and pass for initialized.
+extern "C" __global__ void test_fault_static_shared_read_before_write(float* out) {
+    SHARPMAX_SHARED(float, slot, 32);
+    unsigned int t = threadIdx.x;
+    out[blockIdx.x * blockDim.x + t] = slot[t];
+    slot[t] = 1.0f;
+}
+
 // Writes out[n]: one element past an n-element allocation.
 extern "C" __global__ void test_fault_device_write_past_end(int* out, int n) {
     if (threadIdx.x == 0) out[n] = 1;
@@ -132,3 +142,4 @@ SHARPMAX_EXPORT(test_fault_diverged_vote, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_half_warp_vote, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_fault_dynamic_shared_overrun, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_fault_device_write_past_end, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(test_fault_static_shared_read_before_write, SHARPMAX_NO_SYNC)

@@ -29,6 +29,7 @@ public sealed class DeviceLaunchTests(DeviceKind kind) : DeviceTestBase(kind)
         using var rowMax = Device.AllocateZeroed<float>(1);
         var kernel = Device.Kernel("softmax_rowmax_f32");
         Device.LaunchBlocking = true;
+        bool wasChecked = Device.IsCheckedMode();
         Device.SetCheckedMode(true);
         try
         {
@@ -44,7 +45,7 @@ public sealed class DeviceLaunchTests(DeviceKind kind) : DeviceTestBase(kind)
         }
         finally
         {
-            Device.SetCheckedMode(false);
+            Device.SetCheckedMode(wasChecked);  // the rest of the run stays in the mode it was in
             Device.LaunchBlocking = false;
         }
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/check-ptx.sh on PTX for compute_75, what CUDA 13 builds (cmake/SharpmaxPtxArch.cmake):
+# tests/check-ptx.sh on PTX for compute_75, what CUDA 13 builds (runtime/cmake/SharpmaxPtxArch.cmake):
 # it must assemble for the PTX's own target, not for a fixed sm_70 that ptxas refuses.
 #   tests/cmake/check-ptx-compute-75.sh NVCC [HOST_COMPILER] (run in a scratch folder)
 set -euo pipefail

@@ -1,8 +1,8 @@
-# cmake -P unit test of sharpmax_ptx_arch_for_cuda_version (cmake/SharpmaxPtxArch.cmake).
+# cmake -P unit test of sharpmax_ptx_arch_for_cuda_version (runtime/cmake/SharpmaxPtxArch.cmake).
 # With -DNVCC=<path>, it also checks the mapping against that compiler's own
 # list of accepted virtual architectures (nvcc --list-gpu-arch): the chosen one
 # must be listed and be the oldest listed one from compute_70 on.
-include("${CMAKE_CURRENT_LIST_DIR}/../../cmake/SharpmaxPtxArch.cmake")
+include("${CMAKE_CURRENT_LIST_DIR}/../../runtime/cmake/SharpmaxPtxArch.cmake")
 
 set(failures 0)
 function(expect version expected)

@@ -371,6 +371,15 @@ public sealed class Device : IDisposable
         CudaCheck.Check(api, api.smhost_setCheckedMode(on ? 1 : 0));
     }
 
+    /// <summary>CPU device only: whether the runtime's checked mode is on (SHARPMAX_CHECKED=1 at load, or
+    /// <see cref="SetCheckedMode"/>).</summary>
+    internal unsafe bool IsCheckedMode()
+    {
+        var context = ContextForUse();
+        var api = CpuOnly(context, nameof(IsCheckedMode));
+        return api.smhost_checkedMode() != 0;
+    }
+
     /// <summary>CPU device only: worker threads that run blocks in parallel (0: one per core).</summary>
     internal unsafe void SetWorkerCount(int workers)
     {

@@ -73,6 +73,7 @@ internal sealed unsafe class DriverApi
     public delegate* unmanaged<int, int> smhost_setWorkerCount;
     public delegate* unmanaged<byte*> smhost_lastErrorDetail;
     public delegate* unmanaged<int, int> smhost_setCheckedMode;
+    public delegate* unmanaged<int> smhost_checkedMode;
 
     /// <summary>Resolves the table from an opened library: plain names from the NVIDIA driver, names with
     /// <see cref="HostLibraryPrefix"/> (and the extras) from libsharpmax_host.</summary>
@@ -129,6 +130,7 @@ internal sealed unsafe class DriverApi
             api.smhost_setWorkerCount = (delegate* unmanaged<int, int>)NativeLibraries.Export(library, libraryName, "smhost_setWorkerCount");
             api.smhost_lastErrorDetail = (delegate* unmanaged<byte*>)NativeLibraries.Export(library, libraryName, "smhost_lastErrorDetail");
             api.smhost_setCheckedMode = (delegate* unmanaged<int, int>)NativeLibraries.Export(library, libraryName, "smhost_setCheckedMode");
+            api.smhost_checkedMode = (delegate* unmanaged<int>)NativeLibraries.Export(library, libraryName, "smhost_checkedMode");
         }
 
         return api;
