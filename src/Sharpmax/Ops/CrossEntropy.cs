@@ -197,6 +197,18 @@ internal sealed class CrossEntropyCore : IDisposable
             rowLoss is null ? KernelArg.FromUInt64(0) : rowLoss, labels, n, c, Options.IgnoreIndex, mean, weight, totals.Argument);
     }
 
+    /// <summary>Checks a device-side call (<c>ForwardInto</c>, <c>ForwardBackwardInto</c>) and resolves its
+    /// strides; for N = 0 it also adds the empty call to the totals and returns false: there is no pass to run.</summary>
+    public bool CheckInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, ref int ld,
+        DeviceBuffer<float>? grad, ref int ldg, DeviceBuffer<float>? rowLoss, CrossEntropyTotals totals, double weight)
+    {
+        (ld, ldg) = Check(logits, labels, n, c, ld, grad, ldg, rowLoss);
+        CheckTotals(totals, weight);
+        if (n > 0) return true;
+        ReduceInto(null, labels, 0, c, totals, weight);
+        return false;
+    }
+
     /// <summary>Checks the arguments of a call and returns the resolved strides.</summary>
     public (int Ld, int Ldg) Check(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, int ld,
         DeviceBuffer<float>? grad, int ldg, DeviceBuffer<float>? rowLoss)

@@ -46,11 +46,8 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
     public void ForwardInto(DeviceBuffer<float> logits, DeviceBuffer<int> labels, int n, int c, CrossEntropyTotals totals, double weight = 1,
         int ld = 0, DeviceBuffer<float>? rowLoss = null)
     {
-        (ld, _) = _core.Check(logits, labels, n, c, ld, null, 0, rowLoss);
-        _core.CheckTotals(totals, weight);
-        if (n == 0)
-            _core.ReduceInto(null, labels, 0, c, totals, weight);
-        else
+        int ldg = 0;
+        if (_core.CheckInto(logits, labels, n, c, ref ld, null, ref ldg, rowLoss, totals, weight))
             Run(logits, labels, n, c, ld, null, 0, 1f, rowLoss, totals, weight);
     }
 
@@ -59,11 +56,7 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
         CrossEntropyTotals totals, double weight = 1, int ld = 0, int ldg = 0, float gradScale = 1f, DeviceBuffer<float>? rowLoss = null)
     {
         ArgumentNullException.ThrowIfNull(grad);
-        (ld, ldg) = _core.Check(logits, labels, n, c, ld, grad, ldg, rowLoss);
-        _core.CheckTotals(totals, weight);
-        if (n == 0)
-            _core.ReduceInto(null, labels, 0, c, totals, weight);
-        else
+        if (_core.CheckInto(logits, labels, n, c, ref ld, grad, ref ldg, rowLoss, totals, weight))
             Run(logits, labels, n, c, ld, grad, ldg, gradScale, rowLoss, totals, weight);
     }
 

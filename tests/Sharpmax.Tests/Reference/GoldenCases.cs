@@ -183,44 +183,81 @@ public static partial class GoldenCases
     /// <summary>Reads the linear files of <paramref name="directory"/>.</summary>
     internal static List<LinearGoldenCase> LoadLinear(string directory)
     {
-        var tensors = new Dictionary<string, List<CsvRecord>>();
-        foreach (var r in Read(directory, "linear_values.csv"))
-            Group(tensors, r.Text("case") + "." + r.Text("tensor")).Add(r);
-
         var cases = new List<LinearGoldenCase>();
-        foreach (var r in Read(directory, "linear_cases.csv"))
+        foreach (var t in MatrixCaseTensors.Read(directory, "linear_cases.csv", "linear_values.csv"))
         {
-            string name = r.Text("case");
-            int n = r.Int("n"), k = r.Int("k"), c = r.Int("c");
-            string input = r.Text("input");
-            if (input is not ("f32" or "u8"))
-                throw r.Malformed($"unknown input kind '{input}'");
-
-            T[] Dense<T>(string tensor, int rowCount, int colCount, Func<CsvRecord, T> parse)
-            {
-                var entries = tensors.GetValueOrDefault($"{name}.{tensor}")
-                    ?? throw r.Malformed($"linear_values.csv has no tensor {tensor} for case {name}");
-                if (entries.Count != rowCount * colCount)
-                    throw r.Malformed($"linear_values.csv lists {entries.Count} entries of {name}.{tensor}, expected {rowCount}×{colCount}");
-                var result = new T[rowCount * colCount];
-                foreach (var e in entries)
-                {
-                    int row = e.Int("row"), col = e.Int("col");
-                    if ((uint)row >= (uint)rowCount || (uint)col >= (uint)colCount)
-                        throw e.Malformed($"{name}.{tensor}[{row}, {col}] is outside {rowCount}×{colCount}");
-                    result[row * colCount + col] = parse(e);
-                }
-                return result;
-            }
-            float[] Floats(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Float("value"));
-            double[] Doubles(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Double("value"));
-
-            byte[]? pixels = input == "u8" ? Dense("X", n, k, e => e.Byte("value")) : null;
-            float[] x = pixels is null ? Floats("X", n, k) : pixels.Select(p => (float)(p / 255.0)).ToArray();
-            cases.Add(new LinearGoldenCase(name, n, k, c, pixels, x, Floats("W", k, c), Floats("b", 1, c), Floats("dY", n, c),
-                Doubles("Y", n, c), Doubles("dX", n, k), Doubles("dW", k, c), Doubles("db", 1, c)));
+            var (pixels, x) = t.Input();
+            cases.Add(new LinearGoldenCase(t.Name, t.N, t.K, t.C, pixels, x, t.Floats("W", t.K, t.C), t.Floats("b", 1, t.C),
+                t.Floats("dY", t.N, t.C), t.Doubles("Y", t.N, t.C), t.Doubles("dX", t.N, t.K), t.Doubles("dW", t.K, t.C), t.Doubles("db", 1, t.C)));
         }
         return cases;
+    }
+
+    /// <summary>One case of a matrix case file (name, n, k, c, input f32|u8) and its tensors in the values file
+    /// (case, tensor, row, col, value), each checked to be dense and inside its shape.</summary>
+    private sealed class MatrixCaseTensors
+    {
+        private readonly CsvRecord _record;
+        private readonly string _valuesFile;
+        private readonly Dictionary<string, List<CsvRecord>> _tensors;
+
+        private MatrixCaseTensors(CsvRecord record, string valuesFile, Dictionary<string, List<CsvRecord>> tensors)
+        {
+            _record = record;
+            _valuesFile = valuesFile;
+            _tensors = tensors;
+            Name = record.Text("case");
+            N = record.Int("n");
+            K = record.Int("k");
+            C = record.Int("c");
+            InputKind = record.Text("input");
+            if (InputKind is not ("f32" or "u8"))
+                throw record.Malformed($"unknown input kind '{InputKind}'");
+        }
+
+        public string Name { get; }
+        public int N { get; }
+        public int K { get; }
+        public int C { get; }
+        public string InputKind { get; }
+
+        /// <summary>Every case of <paramref name="casesFile"/>, with the tensors of <paramref name="valuesFile"/>.</summary>
+        public static List<MatrixCaseTensors> Read(string directory, string casesFile, string valuesFile)
+        {
+            var tensors = new Dictionary<string, List<CsvRecord>>();
+            foreach (var r in GoldenCases.Read(directory, valuesFile))
+                Group(tensors, r.Text("case") + "." + r.Text("tensor")).Add(r);
+            return GoldenCases.Read(directory, casesFile).Select(r => new MatrixCaseTensors(r, valuesFile, tensors)).ToList();
+        }
+
+        public T[] Dense<T>(string tensor, int rowCount, int colCount, Func<CsvRecord, T> parse)
+        {
+            var entries = _tensors.GetValueOrDefault($"{Name}.{tensor}")
+                ?? throw _record.Malformed($"{_valuesFile} has no tensor {tensor} for case {Name}");
+            if (entries.Count != rowCount * colCount)
+                throw _record.Malformed($"{_valuesFile} lists {entries.Count} entries of {Name}.{tensor}, expected {rowCount}×{colCount}");
+            var result = new T[rowCount * colCount];
+            foreach (var e in entries)
+            {
+                int row = e.Int("row"), col = e.Int("col");
+                if ((uint)row >= (uint)rowCount || (uint)col >= (uint)colCount)
+                    throw e.Malformed($"{Name}.{tensor}[{row}, {col}] is outside {rowCount}×{colCount}");
+                result[row * colCount + col] = parse(e);
+            }
+            return result;
+        }
+
+        public float[] Floats(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Float("value"));
+
+        public double[] Doubles(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Double("value"));
+
+        /// <summary>The N×K input X: bytes and byte/255 for a u8 case, floats (and no bytes) for f32.</summary>
+        public (byte[]? Pixels, float[] X) Input()
+        {
+            byte[]? pixels = InputKind == "u8" ? Dense("X", N, K, e => e.Byte("value")) : null;
+            float[] x = pixels is null ? Floats("X", N, K) : pixels.Select(p => (float)(p / 255.0)).ToArray();
+            return (pixels, x);
+        }
     }
 
     /// <summary>Reads sgd.csv of <paramref name="directory"/>.</summary>

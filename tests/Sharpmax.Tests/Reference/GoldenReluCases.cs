@@ -67,42 +67,12 @@ public static partial class GoldenCases
     /// <summary>Reads the fused linear files of <paramref name="directory"/>.</summary>
     internal static List<LinearReluGoldenCase> LoadLinearRelu(string directory)
     {
-        var tensors = new Dictionary<string, List<CsvRecord>>();
-        foreach (var r in Read(directory, "linear_relu_values.csv"))
-            Group(tensors, r.Text("case") + "." + r.Text("tensor")).Add(r);
-
         var cases = new List<LinearReluGoldenCase>();
-        foreach (var r in Read(directory, "linear_relu_cases.csv"))
+        foreach (var t in MatrixCaseTensors.Read(directory, "linear_relu_cases.csv", "linear_relu_values.csv"))
         {
-            string name = r.Text("case");
-            int n = r.Int("n"), k = r.Int("k"), c = r.Int("c");
-            string input = r.Text("input");
-            if (input is not ("f32" or "u8"))
-                throw r.Malformed($"unknown input kind '{input}'");
-
-            T[] Dense<T>(string tensor, int rowCount, int colCount, Func<CsvRecord, T> parse)
-            {
-                var entries = tensors.GetValueOrDefault($"{name}.{tensor}")
-                    ?? throw r.Malformed($"linear_relu_values.csv has no tensor {tensor} for case {name}");
-                if (entries.Count != rowCount * colCount)
-                    throw r.Malformed($"linear_relu_values.csv lists {entries.Count} entries of {name}.{tensor}, expected {rowCount}×{colCount}");
-                var result = new T[rowCount * colCount];
-                foreach (var e in entries)
-                {
-                    int row = e.Int("row"), col = e.Int("col");
-                    if ((uint)row >= (uint)rowCount || (uint)col >= (uint)colCount)
-                        throw e.Malformed($"{name}.{tensor}[{row}, {col}] is outside {rowCount}×{colCount}");
-                    result[row * colCount + col] = parse(e);
-                }
-                return result;
-            }
-            float[] Floats(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Float("value"));
-            double[] Doubles(string tensor, int rowCount, int colCount) => Dense(tensor, rowCount, colCount, e => e.Double("value"));
-
-            byte[]? pixels = input == "u8" ? Dense("X", n, k, e => e.Byte("value")) : null;
-            float[] x = pixels is null ? Floats("X", n, k) : pixels.Select(p => (float)(p / 255.0)).ToArray();
-            cases.Add(new LinearReluGoldenCase(name, n, k, c, pixels, x, Floats("W", k, c), Floats("b", 1, c), Floats("dY", n, c),
-                Floats("A", n, k), Doubles("Y", n, c), Doubles("dX", n, k)));
+            var (pixels, x) = t.Input();
+            cases.Add(new LinearReluGoldenCase(t.Name, t.N, t.K, t.C, pixels, x, t.Floats("W", t.K, t.C), t.Floats("b", 1, t.C),
+                t.Floats("dY", t.N, t.C), t.Floats("A", t.N, t.K), t.Doubles("Y", t.N, t.C), t.Doubles("dX", t.N, t.K)));
         }
         return cases;
     }
