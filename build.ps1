@@ -3,6 +3,7 @@
 #   .\build.ps1            check prerequisites, build native parts and .NET
 #   .\build.ps1 train ...  build, then train on Fashion-MNIST (args go to `sharpmax train`)
 #   .\build.ps1 test       build (with PTX when nvcc is present), then run every test
+#                          (on Linux `test STAGE...` runs only those stages of tests/run-all.sh)
 #   .\build.ps1 bench ...  build, then run the benchmark harness
 #   .\build.ps1 run ...    build, then run the sharpmax CLI with the given args
 #
@@ -71,7 +72,7 @@ switch ($Command) {
         Install-Dependencies $true; Build-Native; Build-Dotnet
         if ($IsLinux) {
             # The same runner as ./build.sh test: every check, ending with "N passed, N failed, N skipped".
-            bash "$Root/tests/run-all.sh"
+            bash "$Root/tests/run-all.sh" @Rest
             exit $LASTEXITCODE
         }
         Say "native tests (ctest)"

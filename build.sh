@@ -4,6 +4,7 @@
 #   ./build.sh            install what is missing, build native parts and .NET
 #   ./build.sh train ...  build, then train on Fashion-MNIST (args go to `sharpmax train`)
 #   ./build.sh test       build (with PTX), then run every test; ends with "N passed, N failed, N skipped"
+#   ./build.sh test STAGE...  only those stages of tests/run-all.sh (ptx golden native sanitize dotnet bench gpu-check)
 #   ./build.sh bench ...  build, then run the benchmark harness (args go to it)
 #   ./build.sh run ...    build, then run the sharpmax CLI with the given args
 #   ./build.sh gpu-bundle build (with PTX), then the GPU check's bundle in build/gpu-bundle (docs/gpu-check.md)
@@ -96,7 +97,7 @@ case $COMMAND in
     install_dependencies 1
     build_native
     build_dotnet
-    exec "$ROOT/tests/run-all.sh"
+    exec "$ROOT/tests/run-all.sh" "$@"
     ;;
   bench)
     install_dependencies "${SHARPMAX_CUDA:-0}"

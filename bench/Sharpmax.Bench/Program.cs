@@ -36,6 +36,8 @@ public static class Program
         {
             string loadAtStart = SummaryReport.LoadAverage();
             Console.WriteLine($"sharpmax-bench: {(options.Quick ? "quick" : "full")} run on {SummaryReport.Machine()}, load average {loadAtStart}");
+            var ceilings = MachineCeilings.Measure(options.Quick);
+            Console.WriteLine($"sharpmax-bench: ceilings of this machine: {ceilings.Description}");
             IReadOnlyList<EndToEndResult>? endToEnd = null;
             if (options.Families.Contains("e2e"))
                 endToEnd = EndToEnd.Run(options.DataDirectory, options.Epochs);

@@ -57,6 +57,8 @@ internal static class SummaryReport
             md.AppendLine(inv, $"- {kind} device: {BenchDevices.Get(kind).Description}; baseline {BenchDevices.BlasName(kind)}{(BenchDevices.BlasUnavailable(kind) is { } why ? $" (not available: {why})" : "")}");
         if (BenchDevices.CudaSkipReason.Length > 0)
             md.AppendLine(inv, $"- CUDA: not benchmarked: {BenchDevices.CudaSkipReason}");
+        if (MachineCeilings.Current is { } ceilings)
+            md.AppendLine(inv, $"- CPU ceilings, measured at the start of this run: {ceilings.Description}. The CPU device's \"% of ceiling\" columns are against these; a GPU's are against its memory's peak.");
         md.AppendLine("- Times are means; GB/s counts the least traffic of the operation (each input read and each output written once), so the naive chains' extra passes show as a lower rate.");
         md.AppendLine();
 
@@ -100,9 +102,9 @@ internal static class SummaryReport
         var cases = times.Where(t => t.Family == family && t.Method == "Fused").ToList();
         if (cases.Count == 0)
             return;
-        bool peak = cases.Any(c => BenchDevices.PeakGigabytesPerSecond(c.Device) is not null);
+        bool peak = cases.Any(c => BandwidthCeiling(c.Device) is not null);
         md.AppendLine(CultureInfo.InvariantCulture, $"## {title}").AppendLine();
-        md.AppendLine("| Device | N×C | MiB | naive | fused | fused kernel | fused/naive time | speedup | naive GB/s | fused GB/s |" + (peak ? " fused % of peak |" : ""));
+        md.AppendLine("| Device | N×C | MiB | naive | fused | fused kernel | fused/naive time | speedup | naive GB/s | fused GB/s |" + (peak ? " fused % of ceiling |" : ""));
         md.AppendLine("|---|---|--:|--:|--:|---|--:|--:|--:|--:|" + (peak ? "--:|" : ""));
         foreach (var fused in cases)
         {
@@ -114,11 +116,19 @@ internal static class SummaryReport
             var row = string.Create(CultureInfo.InvariantCulture,
                 $"| {fused.Device} | {shape.N}×{shape.C} | {shape.MatrixBytes / (1024.0 * 1024):F1} | {Time(naive)} | {Time(fused.Nanoseconds)} | `{kernel}` | {Ratio(fused.Nanoseconds / naive)} | {Speedup(naive / fused.Nanoseconds)} | {Rate(fused.Bytes / naive)} | {Rate(fused.Bytes / fused.Nanoseconds)} |");
             if (peak)
-                row += string.Create(CultureInfo.InvariantCulture, $" {Percent(fused.Bytes / fused.Nanoseconds / BenchDevices.PeakGigabytesPerSecond(fused.Device))} |");
+                row += string.Create(CultureInfo.InvariantCulture, $" {Percent(fused.Bytes / fused.Nanoseconds / BandwidthCeiling(fused.Device))} |");
             md.AppendLine(row);
         }
         md.AppendLine();
     }
+
+    /// <summary>GB/s a row kernel is judged against: the copy measured at the start (CPU), the memory's peak (GPU).</summary>
+    private static double? BandwidthCeiling(DeviceKind kind) =>
+        kind == DeviceKind.Cpu ? MachineCeilings.Current?.CopyGigabytesPerSecond : BenchDevices.PeakGigabytesPerSecond(kind);
+
+    /// <summary>GFLOP/s a product is judged against: OpenBLAS's large sgemm measured at the start (CPU only).</summary>
+    private static double? ArithmeticCeiling(DeviceKind kind) =>
+        kind == DeviceKind.Cpu ? MachineCeilings.Current?.SgemmGflops : null;
 
     private static string KernelOfFusedSoftmax(DeviceKind kind, RowShape shape)
     {
@@ -138,8 +148,8 @@ internal static class SummaryReport
         if (cases.Count == 0)
             return;
         md.AppendLine("## Linear layer products at the trainer's shape: naive vs ours (fast kernel) vs the vendor BLAS").AppendLine();
-        md.AppendLine("| Device | product | naive | ours | ours kernel | BLAS | ours/naive time | ours/BLAS time | ours GFLOP/s | BLAS GFLOP/s |");
-        md.AppendLine("|---|---|--:|--:|---|--:|--:|--:|--:|--:|");
+        md.AppendLine("| Device | product | naive | ours | ours kernel | BLAS | ours/naive time | ours/BLAS time | ours GFLOP/s | BLAS GFLOP/s | ours % of ceiling |");
+        md.AppendLine("|---|---|--:|--:|---|--:|--:|--:|--:|--:|--:|");
         foreach (var fast in cases)
         {
             var product = (LinearCase)fast.Shape;
@@ -152,7 +162,7 @@ internal static class SummaryReport
                 _ => "linear_backward_weight_f32",
             });
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {fast.Device} | {product.Description} | {Time(naive)} | {Time(fast.Nanoseconds)} | `{kernel}` | {Time(blas)} | {Ratio(fast.Nanoseconds / naive)} | {Ratio(fast.Nanoseconds / blas)} | {Rate(fast.Flops / fast.Nanoseconds)} | {Rate(fast.Flops / blas)} |");
+                $"| {fast.Device} | {product.Description} | {Time(naive)} | {Time(fast.Nanoseconds)} | `{kernel}` | {Time(blas)} | {Ratio(fast.Nanoseconds / naive)} | {Ratio(fast.Nanoseconds / blas)} | {Rate(fast.Flops / fast.Nanoseconds)} | {Rate(fast.Flops / blas)} | {Percent(fast.Flops / fast.Nanoseconds / ArithmeticCeiling(fast.Device))} |");
         }
         md.AppendLine();
     }
@@ -176,9 +186,16 @@ internal static class SummaryReport
             }
             double parts = cases.Where(c => c.Device == kind && c.Method != "Step").Sum(c => c.Nanoseconds ?? 0);
             md.AppendLine(CultureInfo.InvariantCulture, $"| {kind} | sum of the parts | {Time(parts)} | {Percent(parts / step)} | {(parts * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture)} s |");
+            if (StepRooflineNanoseconds(kind) is { } roofline)
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {kind} | roofline: the two products at the sgemm ceiling | {Time(roofline)} | {Percent(roofline / step)} | step = {Ratio(step / roofline)} × roofline |");
         }
         md.AppendLine();
     }
+
+    /// <summary>The step's arithmetic floor: its two products (X·W and Xᵀ·G, 2·N·K·C flops each) at the measured
+    /// sgemm rate; the rest of the step (gather, cross-entropy, bias, SGD) is small beside them.</summary>
+    private static double? StepRooflineNanoseconds(DeviceKind kind) =>
+        ArithmeticCeiling(kind) is { } gflops ? 2 * 2.0 * StepBenchmarks.N * StepBenchmarks.K * StepBenchmarks.C / gflops : null;
 
     private static void EndToEndTable(StringBuilder md, IReadOnlyList<EndToEndResult> results, int epochs)
     {
@@ -215,6 +232,19 @@ internal static class SummaryReport
         {
             md.AppendLine("- The training job vs NumPy: not measured in this run (see the end-to-end table).");
         }
+
+        var step = Find(times, typeof(StepBenchmarks), "Step", DeviceKind.Cpu, "trainer step");
+        if (step is { } stepNs && StepRooflineNanoseconds(DeviceKind.Cpu) is { } rooflineNs)
+            md.AppendLine(inv, $"- One training step on the CPU device within 2× its roofline (the two products at the measured sgemm ceiling, {Time(rooflineNs)}): measured {Time(stepNs)}, {stepNs / rooflineNs:F2}×: **{(stepNs <= 2 * rooflineNs ? "met" : "missed")}**.");
+        var rowRates = times.Where(t => t.Device == DeviceKind.Cpu && t.Method == "Fused" && t.Shape is RowShape { C: >= 1000 } && t.Nanoseconds is not null).ToList();
+        if (rowRates.Count > 0 && BandwidthCeiling(DeviceKind.Cpu) is { } copy)
+        {
+            var worst = rowRates.MinBy(t => t.Bytes!.Value / t.Nanoseconds!.Value)!;
+            double share = worst.Bytes!.Value / worst.Nanoseconds!.Value / copy;
+            md.AppendLine(inv, $"- Fused softmax and cross-entropy on the CPU device at ≥ 50 % of the measured copy bandwidth for C ≥ 1000: lowest {share * 100:F1} % ({worst.Family.Name.Replace("Benchmarks", "", StringComparison.Ordinal)} {(RowShape)worst.Shape}): **{(share >= 0.5 ? "met" : "missed")}**.");
+        }
+        if (Find(times, typeof(StepBenchmarks), "SgdBias", DeviceKind.Cpu, "trainer step") is { } launchNs)
+            md.AppendLine(inv, $"- A launch of a tiny kernel on the CPU device (SGD on 10 floats, launch and synchronize) ≤ 2 µs: measured {Time(launchNs)}: **{(launchNs <= 2000 ? "met" : "missed")}**.");
 
         var gpu = times.Where(t => t.Device == DeviceKind.Cuda && t.Method == "Fused" && t.Shape is RowShape { C: >= 4096 } && t.Nanoseconds is not null).ToList();
         if (gpu.Count > 0 && BenchDevices.PeakGigabytesPerSecond(DeviceKind.Cuda) is { } peak)
