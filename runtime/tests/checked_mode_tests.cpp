@@ -52,6 +52,29 @@ TEST_F(Runtime, DynamicSharedMemoryOverrunFailsTheLaunchNamingTheKernel) {
     EXPECT_EQ(download<float>(out, 1)[0], 1.0f);
 }
 
+TEST_F(Runtime, AFarDynamicSharedMemoryOverrunStillFailsTheLaunch) {
+    // 12 000 bytes past the end: beyond the part of the guard checked after
+    // each block, inside the part checked after the worker's last block.
+    SMdeviceptr out = alloc(sizeof(float));
+    int index = 256 + 3000;
+    EXPECT_EQ(launch("test_fault_dynamic_shared_far_write", 4, 32, 256 * 4, {&out, &index}), SMHOST_ERROR_ILLEGAL_ADDRESS);
+    EXPECT_TRUE(contains(smhost_lastErrorDetail(), "(a block of this launch) wrote shared memory 12000 bytes past the 1024 bytes"))
+        << smhost_lastErrorDetail();
+    index = 255;
+    ASSERT_OK(launch("test_fault_dynamic_shared_far_write", 4, 32, 256 * 4, {&out, &index})) << "the guard was re-armed";
+}
+
+TEST_F(Runtime, UncheckedBlocksWritingWhereTheGuardWasDoNotFailTheNextCheckedLaunch) {
+    SMdeviceptr out = alloc(sizeof(float));
+    int n = 256;
+    ASSERT_OK(launch("test_fault_dynamic_shared_overrun", 1, 64, 256 * 4, {&out, &n}));
+    ASSERT_OK(smhost_setCheckedMode(0));
+    int wide = 2048;  // a legal launch with more shared memory writes over the old guard
+    ASSERT_OK(launch("test_fault_dynamic_shared_overrun", 1, 64, 2048 * 4, {&out, &wide}));
+    ASSERT_OK(smhost_setCheckedMode(1));
+    EXPECT_EQ(launch("test_fault_dynamic_shared_overrun", 1, 64, 256 * 4, {&out, &n}), SMHOST_SUCCESS) << smhost_lastErrorDetail();
+}
+
 TEST_F(Runtime, DeviceWritePastAnAllocationIsAnIllegalAddress) {
     SMdeviceptr out = alloc(10 * sizeof(int));
     int n = 10;

@@ -120,6 +120,15 @@ extern "C" __global__ void test_fault_static_shared_read_before_write(float* out
     slot[t] = 1.0f;
 }
 
+// Thread 0 writes one float of dynamic shared memory at `index`, whatever the launch gave.
+extern "C" __global__ void test_fault_dynamic_shared_far_write(float* out, int index) {
+    SHARPMAX_DYNAMIC_SHARED(float, row);
+    if (threadIdx.x == 0) {
+        row[index] = 1.0f;
+        out[0] = row[index];
+    }
+}
+
 // Writes out[n]: one element past an n-element allocation.
 extern "C" __global__ void test_fault_device_write_past_end(int* out, int n) {
     if (threadIdx.x == 0) out[n] = 1;
@@ -143,3 +152,4 @@ SHARPMAX_EXPORT(test_half_warp_vote, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_fault_dynamic_shared_overrun, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(test_fault_device_write_past_end, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT(test_fault_static_shared_read_before_write, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT(test_fault_dynamic_shared_far_write, SHARPMAX_NO_SYNC)
