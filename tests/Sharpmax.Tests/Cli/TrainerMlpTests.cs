@@ -83,6 +83,17 @@ public sealed class TrainerMlpTests(DeviceKind kind) : DeviceTestBase(kind)
     }
 
     [Test]
+    public void Every_read_interval_gives_bitwise_the_same_mlp_run()
+    {
+        var data = Synthetic(200, 30, seed: 6);
+        var settings = new TrainSettings { HiddenSizes = [16], BatchSize = 16, Seed = 2 };
+        var once = Train(data, settings, epochs: 2);
+        var everyBatch = Train(data, settings with { SyncEvery = 1 }, epochs: 2);
+        Assert.That(everyBatch.Metrics, Is.EqualTo(once.Metrics), "losses and accuracies, bit for bit");
+        Assert.That(everyBatch.Checkpoint, Is.EqualTo(once.Checkpoint), "model.ckpt bytes");
+    }
+
+    [Test]
     public void The_evaluator_agrees_with_the_float64_host_model_on_an_mlp()
     {
         var data = Synthetic(64, 2100, seed: 9);
