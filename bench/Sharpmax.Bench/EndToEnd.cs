@@ -6,21 +6,28 @@ using Sharpmax.Cli.Training;
 
 namespace Sharpmax.Bench;
 
-/// <summary>One implementation's run of the training job: seconds for the epochs (training and per-epoch test
-/// evaluation, not data loading), final test accuracy, or why it was skipped or failed.</summary>
-internal sealed record EndToEndResult(string Name, double? Seconds, double? TestAccuracy, string Note, bool Failed = false)
+/// <summary>One implementation's run of a training job (<see cref="EndToEnd.SoftmaxJob"/> or
+/// <see cref="EndToEnd.MlpJob"/>): seconds for the epochs (training and per-epoch test evaluation, not data
+/// loading), final test accuracy, or why it was skipped or failed.</summary>
+internal sealed record EndToEndResult(string Job, string Name, double? Seconds, double? TestAccuracy, string Note, bool Failed = false)
 {
     public bool Ran => Seconds is not null;
 }
 
 /// <summary>
-/// The default training job (d2l's recipe) timed three ways in one run: Sharpmax's trainer on the CPU device
-/// (in this process), and bench/reference/train_numpy.py and train_torch.py under /usr/bin/python3. A Python
-/// baseline whose module is not installed is skipped with the reason.
+/// Two training jobs, each timed three ways in one run: d2l's softmax regression and d2l's MLP (784 → 256 ReLU
+/// → 10, <c>train --hidden 256</c>), by Sharpmax's trainer on the CPU device (in this process, the CLI's Trainer)
+/// and by bench/reference/train_numpy.py / train_torch.py and train_mlp_numpy.py / train_mlp_torch.py under
+/// /usr/bin/python3. A Python baseline whose module is not installed is skipped with the reason.
 /// </summary>
 internal static class EndToEnd
 {
     public const string Python = "/usr/bin/python3";
+    public const string SoftmaxJob = "softmax regression";
+    public const string MlpJob = "MLP 784-256-10";
+    public const string NumPy = "NumPy";
+    public const string PyTorch = "PyTorch (CPU)";
+    private const int MlpHidden = 256;
     private static readonly TimeSpan PythonTimeout = TimeSpan.FromMinutes(15);
 
     public static IReadOnlyList<EndToEndResult> Run(string? dataOption, int epochs)
@@ -28,22 +35,26 @@ internal static class EndToEnd
         var files = new FashionMnistLocator().Locate(dataOption);
         string dataDirectory = Path.GetDirectoryName(Path.GetFullPath(files.TrainImages))!;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"// end to end: {epochs} epochs, data {dataDirectory}"));
+        string[] mlpArguments = ["--hidden", MlpHidden.ToString(CultureInfo.InvariantCulture)];
         return
         [
-            Sharpmax(files, epochs),
-            PythonBaseline("NumPy", "numpy", "python3-numpy", "train_numpy.py", dataDirectory, epochs),
-            PythonBaseline("PyTorch (CPU)", "torch", "python3-torch", "train_torch.py", dataDirectory, epochs),
+            Sharpmax(SoftmaxJob, files, epochs, []),
+            PythonBaseline(SoftmaxJob, NumPy, "numpy", "python3-numpy", "train_numpy.py", dataDirectory, epochs, []),
+            PythonBaseline(SoftmaxJob, PyTorch, "torch", "python3-torch", "train_torch.py", dataDirectory, epochs, []),
+            Sharpmax(MlpJob, files, epochs, [MlpHidden]),
+            PythonBaseline(MlpJob, NumPy, "numpy", "python3-numpy", "train_mlp_numpy.py", dataDirectory, epochs, mlpArguments),
+            PythonBaseline(MlpJob, PyTorch, "torch", "python3-torch", "train_mlp_torch.py", dataDirectory, epochs, mlpArguments),
         ];
     }
 
-    private static EndToEndResult Sharpmax(FashionMnistFiles files, int epochs)
+    private static EndToEndResult Sharpmax(string job, FashionMnistFiles files, int epochs, int[] hidden)
     {
         const string name = "Sharpmax (CPU device)";
         try
         {
             var data = FashionMnist.Load(files);
             using var device = Device.Open(DeviceKind.Cpu);
-            var settings = new TrainSettings { Epochs = epochs, Device = DeviceKind.Cpu, Quiet = true };
+            var settings = new TrainSettings { Epochs = epochs, Device = DeviceKind.Cpu, Quiet = true, HiddenSizes = hidden };
             using var trainer = new Trainer(device, data, settings);
             // The breakdown (first epoch, training passes as the trainer times them, the rest: evaluation and
             // per-epoch bookkeeping) says where the time goes when the goal is missed.
@@ -57,46 +68,54 @@ internal static class EndToEnd
                 if (epoch == 1)
                     firstEpochSeconds = clock.Elapsed.TotalSeconds;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"//   sharpmax epoch {epoch}: train loss {last.TrainLoss:F4}, train acc {last.TrainAccuracy:F4}, test loss {last.TestLoss:F4}, test acc {last.TestAccuracy:F4}, {clock.Elapsed.TotalSeconds:F3} s so far"));
+                    $"//   sharpmax {job} epoch {epoch}: train loss {last.TrainLoss:F4}, train acc {last.TrainAccuracy:F4}, test loss {last.TestLoss:F4}, test acc {last.TestAccuracy:F4}, {clock.Elapsed.TotalSeconds:F3} s so far"));
             }
             double seconds = clock.Elapsed.TotalSeconds;
-            return new EndToEndResult(name, seconds, last!.TestAccuracy, string.Create(CultureInfo.InvariantCulture,
+            return new EndToEndResult(job, name, seconds, last!.TestAccuracy, string.Create(CultureInfo.InvariantCulture,
                 $"in-process trainer, fused cross-entropy, {device.Name}; training passes {trainingSeconds:F2} s, evaluation and the rest {seconds - trainingSeconds:F2} s; first epoch (JIT included) {firstEpochSeconds:F2} s"));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Console.WriteLine($"//   sharpmax failed: {e}");
-            return new EndToEndResult(name, null, null, $"failed: {e.GetType().Name}: {e.Message}", Failed: true);
+            Console.WriteLine($"//   sharpmax {job} failed: {e}");
+            return new EndToEndResult(job, name, null, null, $"failed: {e.GetType().Name}: {e.Message}", Failed: true);
         }
     }
 
-    private static EndToEndResult PythonBaseline(string name, string module, string package, string script, string dataDirectory, int epochs)
+    private static EndToEndResult PythonBaseline(string job, string name, string module, string package, string script, string dataDirectory, int epochs, string[] extra)
     {
         if (!File.Exists(Python))
-            return Skip(name, $"skipped: {Python} not found (install {package})");
+            return Skip(job, name, $"skipped: {Python} not found (install {package})");
         var probe = RunProcess(Python, ["-c", $"import {module}"], TimeSpan.FromMinutes(2), echoAs: null);
         if (probe.ExitCode != 0)
-            return Skip(name, $"skipped: {package} is not installed ({LastLine(probe.Error)})");
+            return Skip(job, name, $"skipped: {package} is not installed ({LastLine(probe.Error)})");
 
         string path = Path.Combine(AppContext.BaseDirectory, "reference", script);
-        var run = RunProcess(Python, [path, "--data", dataDirectory, "--epochs", epochs.ToString(CultureInfo.InvariantCulture)], PythonTimeout, echoAs: module);
+        var run = RunProcess(Python, [path, "--data", dataDirectory, "--epochs", epochs.ToString(CultureInfo.InvariantCulture), .. extra], PythonTimeout, echoAs: module);
         var resultLine = run.Output.Split('\n').LastOrDefault(l => l.StartsWith("RESULT ", StringComparison.Ordinal));
         if (run.ExitCode != 0 || resultLine is null)
         {
             string why = run.TimedOut ? $"timed out after {PythonTimeout.TotalMinutes} min" : $"exit code {run.ExitCode}: {LastLine(run.Error)}";
-            return new EndToEndResult(name, null, null, $"failed: {script} {why}", Failed: true);
+            return new EndToEndResult(job, name, null, null, $"failed: {script} {why}", Failed: true);
         }
         using var json = JsonDocument.Parse(resultLine["RESULT ".Length..]);
         var root = json.RootElement;
-        return new EndToEndResult(name, root.GetProperty("seconds").GetDouble(), root.GetProperty("test_acc").GetDouble(),
+        return new EndToEndResult(job, name, root.GetProperty("seconds").GetDouble(), root.GetProperty("test_acc").GetDouble(),
             $"{script}, float32");
     }
 
-    private static EndToEndResult Skip(string name, string reason)
+    private static EndToEndResult Skip(string job, string name, string reason)
     {
-        Console.WriteLine($"//   {name}: {reason}");
-        return new EndToEndResult(name, null, null, reason);
+        Console.WriteLine($"//   {job}, {name}: {reason}");
+        return new EndToEndResult(job, name, null, null, reason);
     }
+
+    /// <summary>The seconds of <paramref name="name"/>'s run of <paramref name="job"/>, when it ran.</summary>
+    public static double? Seconds(IReadOnlyList<EndToEndResult>? results, string job, string name) =>
+        results?.FirstOrDefault(r => r.Job == job && r.Name == name)?.Seconds;
+
+    /// <summary>The seconds of Sharpmax's run of <paramref name="job"/>, when it ran.</summary>
+    public static double? OurSeconds(IReadOnlyList<EndToEndResult>? results, string job) =>
+        results?.FirstOrDefault(r => r.Job == job && r.Name.StartsWith("Sharpmax", StringComparison.Ordinal))?.Seconds;
 
     private static string LastLine(string text) =>
         text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "no output";

@@ -199,14 +199,15 @@ internal static class SummaryReport
 
     private static void EndToEndTable(StringBuilder md, IReadOnlyList<EndToEndResult> results, int epochs)
     {
-        var numpy = results.FirstOrDefault(r => r.Name == "NumPy")?.Seconds;
-        md.AppendLine(CultureInfo.InvariantCulture, $"## End to end: the default training job ({epochs} epoch{(epochs == 1 ? "" : "s")}, d2l recipe: batch 256, lr 0.1), epochs timed with per-epoch test evaluation, data loading excluded").AppendLine();
-        md.AppendLine("| Implementation | seconds | time / NumPy | test accuracy | note |");
-        md.AppendLine("|---|--:|--:|--:|---|");
+        md.AppendLine(CultureInfo.InvariantCulture, $"## End to end: the training jobs ({epochs} epoch{(epochs == 1 ? "" : "s")}, d2l recipe: batch 256, lr 0.1), epochs timed with per-epoch test evaluation, data loading excluded").AppendLine();
+        md.AppendLine("| Job | Implementation | seconds | time / NumPy | time / PyTorch | test accuracy | note |");
+        md.AppendLine("|---|---|--:|--:|--:|--:|---|");
         foreach (var r in results)
         {
+            var numpy = EndToEnd.Seconds(results, r.Job, EndToEnd.NumPy);
+            var torch = EndToEnd.Seconds(results, r.Job, EndToEnd.PyTorch);
             md.AppendLine(CultureInfo.InvariantCulture,
-                $"| {r.Name} | {(r.Seconds is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) : "-")} | {Ratio(r.Seconds / numpy)} | {(r.TestAccuracy is { } a ? a.ToString("P2", CultureInfo.InvariantCulture) : "-")} | {r.Note} |");
+                $"| {r.Job} | {r.Name} | {(r.Seconds is { } s ? s.ToString("F2", CultureInfo.InvariantCulture) : "-")} | {Ratio(r.Seconds / numpy)} | {Ratio(r.Seconds / torch)} | {(r.TestAccuracy is { } a ? a.ToString("P2", CultureInfo.InvariantCulture) : "-")} | {r.Note} |");
         }
         md.AppendLine();
     }
@@ -220,8 +221,8 @@ internal static class SummaryReport
         else
             md.AppendLine("- Fused CE vs naive at N=4096, C=1000 (CPU): not measured in this run.");
 
-        var ours = endToEnd?.FirstOrDefault(r => r.Name.StartsWith("Sharpmax", StringComparison.Ordinal))?.Seconds;
-        var numpy = endToEnd?.FirstOrDefault(r => r.Name == "NumPy")?.Seconds;
+        var ours = EndToEnd.OurSeconds(endToEnd, EndToEnd.SoftmaxJob);
+        var numpy = EndToEnd.Seconds(endToEnd, EndToEnd.SoftmaxJob, EndToEnd.NumPy);
         if (ours is { } o && numpy is { } n)
         {
             string verdict = epochs != 10 ? $"not judged: this run trained {epochs} epoch{(epochs == 1 ? "" : "s")}, the goal is about 10"
@@ -232,6 +233,8 @@ internal static class SummaryReport
         {
             md.AppendLine("- The training job vs NumPy: not measured in this run (see the end-to-end table).");
         }
+        MlpGoal(md, endToEnd, epochs, EndToEnd.NumPy, 1.0);
+        MlpGoal(md, endToEnd, epochs, EndToEnd.PyTorch, 0.7);
 
         var step = Find(times, typeof(StepBenchmarks), "Step", DeviceKind.Cpu, "trainer step");
         if (step is { } stepNs && StepRooflineNanoseconds(DeviceKind.Cpu) is { } rooflineNs)
@@ -259,14 +262,33 @@ internal static class SummaryReport
         md.AppendLine();
     }
 
+    /// <summary>Issue 9's goal for the MLP job on the CPU device: at most <paramref name="limit"/>× the baseline's time.</summary>
+    private static void MlpGoal(StringBuilder md, IReadOnlyList<EndToEndResult>? endToEnd, int epochs, string baseline, double limit)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var ours = EndToEnd.OurSeconds(endToEnd, EndToEnd.MlpJob);
+        var theirs = EndToEnd.Seconds(endToEnd, EndToEnd.MlpJob, baseline);
+        if (ours is { } o && theirs is { } t)
+        {
+            string verdict = epochs != 10 ? $"not judged: this run trained {epochs} epoch{(epochs == 1 ? "" : "s")}, the goal is about 10"
+                : o / t <= limit ? "**met**" : "**missed**";
+            md.AppendLine(inv, $"- The MLP job on the CPU device vs {baseline}: goal ≤ {limit:0.0#}× its time, measured {o / t:F2}× ({o:F2} s vs {t:F2} s): {verdict}.");
+        }
+        else
+        {
+            md.AppendLine(inv, $"- The MLP job vs {baseline}: not measured in this run (see the end-to-end table).");
+        }
+    }
+
     private static void WriteEndToEndCsv(string path, IReadOnlyList<EndToEndResult> results)
     {
-        var numpy = results.FirstOrDefault(r => r.Name == "NumPy")?.Seconds;
-        var csv = new StringBuilder("implementation,seconds,time_over_numpy,test_acc,note\n");
+        var csv = new StringBuilder("job,implementation,seconds,time_over_numpy,time_over_pytorch,test_acc,note\n");
         foreach (var r in results)
         {
+            var numpy = EndToEnd.Seconds(results, r.Job, EndToEnd.NumPy);
+            var torch = EndToEnd.Seconds(results, r.Job, EndToEnd.PyTorch);
             csv.AppendLine(CultureInfo.InvariantCulture,
-                $"{Quote(r.Name)},{r.Seconds?.ToString("R", CultureInfo.InvariantCulture)},{(r.Seconds / numpy)?.ToString("R", CultureInfo.InvariantCulture)},{r.TestAccuracy?.ToString("R", CultureInfo.InvariantCulture)},{Quote(r.Note)}");
+                $"{Quote(r.Job)},{Quote(r.Name)},{r.Seconds?.ToString("R", CultureInfo.InvariantCulture)},{(r.Seconds / numpy)?.ToString("R", CultureInfo.InvariantCulture)},{(r.Seconds / torch)?.ToString("R", CultureInfo.InvariantCulture)},{r.TestAccuracy?.ToString("R", CultureInfo.InvariantCulture)},{Quote(r.Note)}");
         }
         File.WriteAllText(path, csv.ToString());
     }

@@ -58,6 +58,40 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>
+    /// Parses every value of a repeatable option (<c>--hidden 256 --hidden 128</c>) as a plain whole number in
+    /// [<paramref name="min"/>, <paramref name="max"/>], at most <paramref name="maxCount"/> of them; otherwise a
+    /// usage error naming the option, what it takes and the text given.
+    /// </summary>
+    public static Option<int[]> WholeNumbers(this Option<int[]> option, int min, int max, string requirement, int maxCount)
+    {
+        option.CustomParser = result =>
+        {
+            if (result.Tokens.Count > maxCount)
+            {
+                result.AddError(FormattableString.Invariant($"{option.Name} may be given at most {maxCount} times, not {result.Tokens.Count}."));
+                return [];
+            }
+            var values = new int[result.Tokens.Count];
+            for (int i = 0; i < values.Length; i++)
+            {
+                string text = result.Tokens[i].Value;
+                if (!PlainNumber.IsWhole(text))
+                {
+                    result.AddError($"{option.Name} must be {WholeKind}, not '{Printable(text)}'.");
+                    return [];
+                }
+                if (!PlainNumber.TryParseInt(text, out values[i]) || values[i] < min || values[i] > max)
+                {
+                    result.AddError($"{option.Name} must be {requirement}, not '{Printable(text)}'.");
+                    return [];
+                }
+            }
+            return values;
+        };
+        return option;
+    }
+
     /// <summary>Parses the value as a plain whole number from 0 to <see cref="ulong.MaxValue"/>.</summary>
     public static Option<ulong> WholeNumber(this Option<ulong> option)
     {

@@ -22,7 +22,7 @@ internal static class EvalCommand
         {
             string path = CommonOptions.FileName(parse.GetValue(checkpoint), "--checkpoint");
             var model = Checkpoint.Load(path);
-            LinearSoftmax.CheckFashionMnistShape(model, path);
+            HostModel.CheckFashionMnistShape(model, path);
             var files = new FashionMnistLocator().Locate(parse.GetValue(data));
             console.Out.WriteLine($"data: {Path.GetDirectoryName(Path.GetFullPath(files.TestImages))}");
             var test = FashionMnist.LoadTest(files);

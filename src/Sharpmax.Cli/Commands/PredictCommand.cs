@@ -33,7 +33,7 @@ internal static class PredictCommand
         {
             string path = CommonOptions.FileName(parse.GetValue(checkpoint), "--checkpoint");
             var model = Checkpoint.Load(path);
-            LinearSoftmax.CheckFashionMnistShape(model, path);
+            HostModel.CheckFashionMnistShape(model, path);
             byte[] pixels;
             int? label = null;
             if (parse.GetValue(index) is int i)
@@ -55,7 +55,7 @@ internal static class PredictCommand
                 pixels = GrayImageFile.Read(file);
                 console.Out.WriteLine($"image {file}");
             }
-            Print(console.Out, LinearSoftmax.Probabilities(model, pixels), label);
+            Print(console.Out, HostModel.Probabilities(model, pixels), label);
             return ExitCodes.Success;
         }));
         return command;

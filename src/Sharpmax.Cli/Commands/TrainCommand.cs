@@ -5,7 +5,8 @@ using Sharpmax.Cli.Training;
 
 namespace Sharpmax.Cli.Commands;
 
-/// <summary><c>sharpmax train</c>: d2l's softmax regression on Fashion-MNIST, with metrics, plots and a checkpoint.</summary>
+/// <summary><c>sharpmax train</c>: d2l's softmax regression, or its MLP with <c>--hidden</c>, on Fashion-MNIST, with
+/// metrics, plots and a checkpoint.</summary>
 internal static class TrainCommand
 {
     public static Command Create(CliConsole console)
@@ -22,6 +23,11 @@ internal static class TrainCommand
             .RealNumber(v => v >= 0, "zero or positive");
         var loss = new Option<string>("--loss") { Description = "Cross-entropy implementation: fused (one pass, log-sum-exp) or naive (softmax, log, clip).", DefaultValueFactory = _ => "fused" }
             .AcceptOnlyFromAmong("fused", "naive");
+        var hidden = new Option<int[]>("--hidden")
+        {
+            Description = "Units of a hidden layer with ReLU (repeat for more layers: --hidden 256 --hidden 128); none: softmax regression. d2l's MLP is --hidden 256.",
+            HelpName = "UNITS",
+        }.WholeNumbers(1, TrainSettings.MaxHiddenUnits, $"between 1 and {TrainSettings.MaxHiddenUnits}", TrainSettings.MaxHiddenLayers);
         var device = CommonOptions.Device();
         var seed = new Option<ulong>("--seed") { Description = "Seed of the weight initialisation and the shuffling; same seed, same device: same numbers.", DefaultValueFactory = _ => defaults.Seed }
             .WholeNumber();
@@ -43,15 +49,16 @@ internal static class TrainCommand
             DefaultValueFactory = _ => FashionMnistDownloader.OfficialBaseUrl.AbsoluteUri,
         }.Require(v => Uri.TryCreate(v, UriKind.Absolute, out var u) && (u.Scheme == Uri.UriSchemeHttp || u.Scheme == Uri.UriSchemeHttps), "must be an http:// or https:// URL");
 
-        var command = new Command("train", "Train softmax regression (784 -> 10, d2l's recipe) and write metrics.csv, curves.png, misclassified.png, confusion.csv/png and model.ckpt.")
+        var command = new Command("train", "Train softmax regression (784 -> 10, d2l's recipe) or, with --hidden, an MLP (784 -> 256 ReLU -> 10) and write metrics.csv, curves.png, misclassified.png, confusion.csv/png and model.ckpt.")
         {
-            data, epochs, batchSize, lr, weightDecay, loss, device, seed, output, overwrite, labelSmoothing, syncEvery, quiet, download, downloadUrl,
+            data, hidden, epochs, batchSize, lr, weightDecay, loss, device, seed, output, overwrite, labelSmoothing, syncEvery, quiet, download, downloadUrl,
         };
         command.SetAction(parse => CliApp.Guard(console, () =>
         {
             using var stop = new StopRequest();
             var settings = new TrainSettings
             {
+                HiddenSizes = parse.GetValue(hidden) ?? [],
                 Epochs = parse.GetValue(epochs),
                 BatchSize = parse.GetValue(batchSize),
                 LearningRate = parse.GetValue(lr),

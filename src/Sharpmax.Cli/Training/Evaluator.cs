@@ -1,5 +1,6 @@
 using Sharpmax.Cli.Data;
 using Sharpmax.Cli.Output;
+using Sharpmax.Models;
 using Sharpmax.Ops;
 
 namespace Sharpmax.Cli.Training;
@@ -8,9 +9,9 @@ namespace Sharpmax.Cli.Training;
 public sealed record EvalResult(double Loss, double Accuracy, int Correct, int[]? Predictions);
 
 /// <summary>
-/// Evaluates softmax-regression weights on a labelled image set kept on the device as bytes, in chunks of
-/// <see cref="ChunkRows"/> images. The loss is always the plain fused cross-entropy (no label smoothing), so
-/// test losses compare across <c>--loss</c> and <c>--label-smoothing</c> settings.
+/// Evaluates a model (softmax regression or an MLP) on a labelled image set kept on the device as bytes, in
+/// chunks of <see cref="ChunkRows"/> images. The loss is always the plain fused cross-entropy (no label
+/// smoothing), so test losses compare across <c>--loss</c> and <c>--label-smoothing</c> settings.
 /// </summary>
 public sealed class Evaluator : IDisposable
 {
@@ -19,15 +20,12 @@ public sealed class Evaluator : IDisposable
     private readonly LabeledImages _set;
     private readonly DeviceBuffer<byte> _images;
     private readonly DeviceBuffer<int> _labels;
-    private readonly DeviceBuffer<float> _logits;
     private readonly DeviceBuffer<int> _chunkLabels;
     private readonly DeviceBuffer<int> _chunkPredictions;
     private readonly DeviceBuffer<int> _correct;
     private readonly CrossEntropyTotals _totals;
-    private readonly Linear _linear;
     private readonly FusedCrossEntropy _loss;
-    private DeviceBuffer<float>? _weights;
-    private DeviceBuffer<float>? _bias;
+    private Mlp? _checkpointModel;
 
     public Evaluator(Device device, LabeledImages set)
     {
@@ -37,32 +35,45 @@ public sealed class Evaluator : IDisposable
         _set = set;
         _images = device.Upload<byte>(set.Pixels);
         _labels = device.Upload<int>(set.Labels.Select(l => (int)l).ToArray());
-        int chunk = Math.Min(ChunkRows, set.Count);
-        _logits = device.Allocate<float>((long)chunk * IdxReader.ClassCount);
-        _chunkLabels = device.Allocate<int>(chunk);
-        _chunkPredictions = device.Allocate<int>(chunk);
+        Rows = Math.Min(ChunkRows, set.Count);
+        _chunkLabels = device.Allocate<int>(Rows);
+        _chunkPredictions = device.Allocate<int>(Rows);
         _correct = device.AllocateZeroed<int>(1);
         _totals = new CrossEntropyTotals(device);
-        _linear = new Linear(device);
         _loss = new FusedCrossEntropy(device, new CrossEntropyOptions { Reduction = Reduction.Sum });
     }
 
-    /// <summary>Evaluates a checkpoint (its weights are uploaded to buffers this evaluator keeps for the next call).</summary>
+    /// <summary>The most rows one forward takes: a model evaluated with <see cref="Evaluate(Mlp, bool)"/> must be
+    /// built for at least this many.</summary>
+    public int Rows { get; }
+
+    /// <summary>Evaluates a checkpoint (its parameters are uploaded to a model this evaluator keeps for the next
+    /// call of the same sizes).</summary>
     public EvalResult Evaluate(Checkpoint model, bool withPredictions = true)
     {
         ArgumentNullException.ThrowIfNull(model);
-        _weights ??= _device.Allocate<float>(model.Weights.Length);
-        _bias ??= _device.Allocate<float>(model.Bias.Length);
-        _weights.CopyFrom(model.Weights);
-        _bias.CopyFrom(model.Bias);
-        return Evaluate(_weights, _bias, withPredictions);
+        if (_checkpointModel is null || !MlpParameters.HasSizes(_checkpointModel, model.Sizes))
+        {
+            _checkpointModel?.Dispose();
+            _checkpointModel = null;
+            _checkpointModel = new Mlp(_device, model.Sizes, Rows);
+        }
+        MlpParameters.Upload(model, _checkpointModel);
+        return Evaluate(_checkpointModel, withPredictions);
     }
 
-    /// <summary>Evaluates weights already on the device: W is K×C row-major, b has C values.</summary>
-    public EvalResult Evaluate(DeviceBuffer<float> weights, DeviceBuffer<float> bias, bool withPredictions)
+    /// <summary>Evaluates a model already on the device, as it is (its forward buffers are overwritten).</summary>
+    /// <exception cref="ArgumentException">The model does not map 784 pixels to 10 classes, or takes fewer than
+    /// <see cref="Rows"/> rows.</exception>
+    public EvalResult Evaluate(Mlp model, bool withPredictions)
     {
+        ArgumentNullException.ThrowIfNull(model);
         const int k = IdxReader.PixelsPerImage, c = IdxReader.ClassCount;
-        var w = new DeviceMatrix(weights, k, c);
+        if (model.Inputs != k || model.Outputs != c || model.MaxBatch < Rows)
+        {
+            throw new ArgumentException(FormattableString.Invariant(
+                $"The model maps {model.Inputs} to {model.Outputs} in batches of {model.MaxBatch}; evaluation needs {k} to {c} in batches of {Rows}."), nameof(model));
+        }
         _correct.Clear();
         _totals.Reset();
         int[]? predictions = withPredictions ? new int[_set.Count] : null;
@@ -70,11 +81,10 @@ public sealed class Evaluator : IDisposable
         {
             int n = Math.Min(ChunkRows, _set.Count - offset);
             var x = new PixelRows(_images, n, k, Offset: offset);
-            var logits = new DeviceMatrix(_logits, n, c);
             Gather.Forward(_labels, null, offset, _chunkLabels, n);
-            _linear.Forward(x, w, bias, logits);
+            var logits = model.Forward(x);
             // The chunk's loss sum is added on the device (in chunk order, as a host sum would): no read per chunk.
-            _loss.ForwardInto(_logits, _chunkLabels, n, c, _totals);
+            _loss.ForwardInto(logits.Buffer, _chunkLabels, n, c, _totals);
             Accuracy.AddCorrect(logits, _chunkLabels, _correct);
             if (predictions is not null)
             {
@@ -95,14 +105,12 @@ public sealed class Evaluator : IDisposable
 
     public void Dispose()
     {
+        _checkpointModel?.Dispose();
         _loss.Dispose();
         _totals.Dispose();
-        _weights?.Dispose();
-        _bias?.Dispose();
         _correct.Dispose();
         _chunkPredictions.Dispose();
         _chunkLabels.Dispose();
-        _logits.Dispose();
         _labels.Dispose();
         _images.Dispose();
     }

@@ -1,14 +1,18 @@
 using System.Diagnostics;
 using Sharpmax.Cli.Data;
 using Sharpmax.Cli.Output;
+using Sharpmax.Models;
 using Sharpmax.Ops;
 using static System.FormattableString;
 
 namespace Sharpmax.Cli.Training;
 
 /// <summary>
-/// Softmax regression trained with minibatch SGD on the device, d2l's recipe: logits = x/255·W + b (784→10),
-/// W ~ N(0, 0.01²), b = 0, mean cross-entropy per batch, w ← w − lr·(∇ + weightDecay·w).
+/// Softmax regression (784→10) or an MLP (784→256 ReLU→10, d2l 5.2) trained with minibatch SGD on the device,
+/// d2l's recipe: logits = relu(…relu(x/255·W₁ + b₁)…)·W_L + b_L, every W ~ N(0, 0.01²), every b = 0, mean
+/// cross-entropy per batch, w ← w − lr·(∇ + weightDecay·w). The model is an <see cref="Mlp"/>; softmax regression
+/// is the one without hidden layers, so both run the same step (and softmax regression the same kernels, in the
+/// same order, as before the MLP existed).
 /// </summary>
 /// <remarks>
 /// The data path is built for speed: both image sets live on the device as bytes for the whole run; each epoch
@@ -34,16 +38,11 @@ public sealed class Trainer : IDisposable
     private readonly DeviceBuffer<int> _labels;
     private readonly DeviceBuffer<int> _index;
     private readonly DeviceBuffer<int> _batchLabels;
-    private readonly DeviceBuffer<float> _logits;
     private readonly DeviceBuffer<float> _gradLogits;
-    private readonly DeviceBuffer<float> _weights;
-    private readonly DeviceBuffer<float> _bias;
-    private readonly DeviceBuffer<float> _gradWeights;
-    private readonly DeviceBuffer<float> _gradBias;
+    private readonly Mlp _model;
     private readonly DeviceBuffer<int> _correct;
     private readonly CrossEntropyTotals _totals;
     private readonly PixelRows[] _batches;
-    private readonly Linear _linear;
     private readonly ICrossEntropy _loss;
 
     public Trainer(Device device, FashionMnist data, TrainSettings settings)
@@ -62,12 +61,12 @@ public sealed class Trainer : IDisposable
         _labels = device.Upload<int>(data.Train.Labels.Select(l => (int)l).ToArray());
         _index = device.Allocate<int>(_trainCount);
         _batchLabels = device.Allocate<int>(batchRows);
-        _logits = device.Allocate<float>((long)batchRows * C);
         _gradLogits = device.Allocate<float>((long)batchRows * C);
-        _weights = device.Upload<float>(InitialWeights());
-        _bias = device.AllocateZeroed<float>(C);
-        _gradWeights = device.Allocate<float>(K * C);
-        _gradBias = device.Allocate<float>(C);
+        Evaluator = new Evaluator(device, data.Test);
+        // Built for the evaluator's chunks too, so the test set is evaluated on this model, in place.
+        _model = new Mlp(device, settings.LayerSizes(K, C), Math.Max(batchRows, Evaluator.Rows));
+        // Layer by layer, row-major: for softmax regression the same K·C draws as before the MLP existed.
+        _model.InitializeNormal(TrainSettings.InitialWeightStd, _random.NextGaussian);
         _correct = device.AllocateZeroed<int>(1);
         _totals = new CrossEntropyTotals(device);
         // One descriptor per batch position, made once: the index buffer's content changes, its layout does not.
@@ -77,10 +76,8 @@ public sealed class Trainer : IDisposable
             int offset = i * batchRows;
             _batches[i] = new PixelRows(_images, Math.Min(batchRows, _trainCount - offset), K, _index, offset);
         }
-        _linear = new Linear(device);
         var options = new CrossEntropyOptions { Reduction = Reduction.Mean, LabelSmoothing = settings.LabelSmoothing };
         _loss = settings.Loss == LossKind.Naive ? new NaiveCrossEntropy(device, options) : new FusedCrossEntropy(device, options);
-        Evaluator = new Evaluator(device, data.Test);
     }
 
     /// <summary>Evaluates on the test set.</summary>
@@ -111,23 +108,18 @@ public sealed class Trainer : IDisposable
         int readEvery = _settings.SyncEvery ?? _batches.Length;
         CrossEntropyTotalsResult? totals = null;
         long done = 0;
-        var w = new DeviceMatrix(_weights, K, C);
-        var dw = new DeviceMatrix(_gradWeights, K, C);
         for (int b = 0; b < _batches.Length; b++)
         {
             var x = _batches[b];
             int n = x.Rows;
-            var logits = new DeviceMatrix(_logits, n, C);
             var grad = new DeviceMatrix(_gradLogits, n, C);
             Gather.Forward(_labels, _index, x.Offset, _batchLabels, n);
-            _linear.Forward(x, w, _bias, logits);
+            var logits = _model.Forward(x);
             // Adds loss × n to the epoch's sum on the device, in batch order: the host's Σ (double)loss·n, bit for bit.
-            _loss.ForwardBackwardInto(_logits, _batchLabels, n, C, _gradLogits, _totals, weight: n);
+            _loss.ForwardBackwardInto(logits.Buffer, _batchLabels, n, C, _gradLogits, _totals, weight: n);
             Accuracy.AddCorrect(logits, _batchLabels, _correct);
-            _linear.BackwardWeight(x, grad, dw);
-            _linear.BackwardBias(grad, _gradBias);
-            Sgd.Step(_weights, _gradWeights, _settings.LearningRate, _settings.WeightDecay);
-            Sgd.Step(_bias, _gradBias, _settings.LearningRate);
+            _model.Backward(x, grad);
+            _model.Step(_settings.LearningRate, _settings.WeightDecay);
             done += n;
             progress?.Invoke(done, done / clock.Elapsed.TotalSeconds);
             bool last = b + 1 == _batches.Length;
@@ -145,7 +137,7 @@ public sealed class Trainer : IDisposable
         int correct = _correct.ToArray()[0];
         double seconds = clock.Elapsed.TotalSeconds;
 
-        var test = Evaluator.Evaluate(_weights, _bias, withPredictions: false);
+        var test = Evaluator.Evaluate(_model, withPredictions: false);
         if (!double.IsFinite(test.Loss))
         {
             throw new TrainingDivergedException(Invariant($"the test loss after epoch {epoch} is {test.Loss}"));
@@ -177,7 +169,7 @@ public sealed class Trainer : IDisposable
     public Checkpoint Checkpoint(EpochMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(metrics);
-        return new Checkpoint(K, C, _weights.ToArray(), _bias.ToArray())
+        return new Checkpoint(MlpParameters.Download(_model))
         {
             Epoch = metrics.Epoch,
             Seed = _settings.Seed,
@@ -187,22 +179,12 @@ public sealed class Trainer : IDisposable
         };
     }
 
-    private float[] InitialWeights()
-    {
-        var weights = new float[K * C];
-        for (int i = 0; i < weights.Length; i++)
-        {
-            weights[i] = (float)(TrainSettings.InitialWeightStd * _random.NextGaussian());
-        }
-        return weights;
-    }
-
     public void Dispose()
     {
         Evaluator.Dispose();
         _loss.Dispose();
         _totals.Dispose();
-        foreach (var buffer in new IDisposable[] { _correct, _gradBias, _gradWeights, _bias, _weights, _gradLogits, _logits, _batchLabels, _index, _labels, _images })
+        foreach (var buffer in new IDisposable[] { _correct, _model, _gradLogits, _batchLabels, _index, _labels, _images })
         {
             buffer.Dispose();
         }

@@ -127,7 +127,7 @@ public static class TrainingRun
         string batch = settings.BatchSize <= trainCount
             ? Invariant($"batch {settings.BatchSize}")
             : Invariant($"batch {trainCount} (--batch-size {settings.BatchSize} is more than the training set)");
-        return Invariant($"recipe: {trainCount} training images, {settings.Epochs} epochs, {batch}, lr {settings.LearningRate}, weight decay {settings.WeightDecay}, label smoothing {settings.LabelSmoothing}, {settings.Loss.ToString().ToLowerInvariant()} cross-entropy, seed {settings.Seed}");
+        return Invariant($"recipe: {trainCount} training images, {settings.Epochs} epochs, {batch}, lr {settings.LearningRate}, weight decay {settings.WeightDecay}, label smoothing {settings.LabelSmoothing}, {settings.Loss.ToString().ToLowerInvariant()} cross-entropy, seed {settings.Seed}, model {settings.ModelDescription(IdxReader.PixelsPerImage, IdxReader.ClassCount)}");
     }
 
     private static void WritePictures(string directory, Evaluator evaluator, Checkpoint model, LabeledImages test,
@@ -136,7 +136,9 @@ public static class TrainingRun
         int[] predictions = evaluator.Evaluate(model, withPredictions: true).Predictions!;
         string recipe = Invariant($"lr {settings.LearningRate}, batch {settings.BatchSize}, {settings.Loss.ToString().ToLowerInvariant()} CE");
         OutputWriteException.Guard(Path.Combine(directory, CurvesPlot.FileName),
-            path => CurvesPlot.Save(path, history, $"Softmax regression on Fashion-MNIST ({recipe})"));
+            path => CurvesPlot.Save(path, history, settings.HiddenSizes.Count == 0
+                ? $"Softmax regression on Fashion-MNIST ({recipe})"
+                : Invariant($"MLP {string.Join("-", settings.LayerSizes(IdxReader.PixelsPerImage, IdxReader.ClassCount))} on Fashion-MNIST ({recipe})")));
         var confusion = new ConfusionMatrix(FashionMnistClasses.Names, test.Labels, predictions);
         OutputWriteException.Guard(Path.Combine(directory, ConfusionMatrix.CsvFileName), confusion.SaveCsv);
         OutputWriteException.Guard(Path.Combine(directory, ConfusionMatrix.PngFileName), path => confusion.SavePng(path,

@@ -91,7 +91,7 @@ public class CheckpointTests
     {
         yield return Case("wrong magic", b => { b[0] = (byte)'X'; return b; }, "not a Sharpmax checkpoint");
         yield return Case("empty file", _ => [], "not a Sharpmax checkpoint");
-        yield return Case("unsupported version", b => { BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(8), 2); return b; }, "version 2 is not supported (this build reads version 1)");
+        yield return Case("unsupported version", b => { BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(8), 3); return b; }, "version 3 is not supported (this build reads versions 1 and 2)");
         yield return Case("truncated header", b => b[..30], "truncated: 30 bytes, shorter than the 56-byte header");
         yield return Case("truncated weights", b => b[..1000], "truncated: 1000 bytes, a K=784, C=10 checkpoint has 31488");
         yield return Case("trailing bytes", b => [.. b, 0], "1 unexpected bytes after the end");

@@ -71,15 +71,17 @@ public class TrainProcessTests
         Assert.That(error, Does.StartWith("sharpmax: error: Unrecognized command or argument '--frobnicate'."), "System.CommandLine's messages in the docs' language");
     }
 
-    [TestCase("INT", ExitCodes.Interrupted)]
-    [TestCase("TERM", ExitCodes.Terminated)]
-    public void A_signal_stops_after_the_batch_and_keeps_the_epochs_done(string signal, int expectedCode)
+    [TestCase("INT", ExitCodes.Interrupted, null)]
+    [TestCase("TERM", ExitCodes.Terminated, null)]
+    [TestCase("INT", ExitCodes.Interrupted, "16")] // the MLP (train --hidden 16) stops the same way
+    public void A_signal_stops_after_the_batch_and_keeps_the_epochs_done(string signal, int expectedCode, string? hidden)
     {
         Assume.That(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "POSIX signals");
         using var dir = new TempDirectory();
         IdxFixture.WriteDataSet(dir.File("data"), train: 2000, test: 100);
         string output = dir.File("out");
-        using var process = Start("train", "--data", dir.File("data"), "--out", output, "--device", "cpu", "--epochs", "1000000", "--batch-size", "64");
+        string[] model = hidden is null ? [] : ["--hidden", hidden];
+        using var process = Start(["train", "--data", dir.File("data"), "--out", output, "--device", "cpu", "--epochs", "1000000", "--batch-size", "64", .. model]);
         var stderr = process.StandardError.ReadToEndAsync();
         // Wait for two finished epochs (their table rows), so there is something to keep.
         var lines = new List<string>();
@@ -98,13 +100,14 @@ public class TrainProcessTests
 
         Assert.That(process.ExitCode, Is.EqualTo(expectedCode));
         string error = stderr.Result;
-        var model = Checkpoint.Load(Path.Combine(output, "model.ckpt"));
+        var checkpoint = Checkpoint.Load(Path.Combine(output, "model.ckpt"));
         var metrics = MetricsCsv.Read(Path.Combine(output, MetricsCsv.FileName));
-        Assert.That(error, Does.StartWith("sharpmax: interrupted ").And.Contain(FormattableString.Invariant($"model.ckpt keeps epoch {model.Epoch} ")));
+        Assert.That(checkpoint.Layers, Has.Count.EqualTo(model.Length / 2 + 1), "the model trained");
+        Assert.That(error, Does.StartWith("sharpmax: interrupted ").And.Contain(FormattableString.Invariant($"model.ckpt keeps epoch {checkpoint.Epoch} ")));
         Assert.That(error.TrimEnd().Split('\n'), Has.Length.EqualTo(1), error);
         Assert.That(error, Does.Not.Contain("   at "));
-        Assert.That(model.Epoch, Is.GreaterThanOrEqualTo(2));
-        Assert.That(metrics.Select(m => m.Epoch), Is.EqualTo(Enumerable.Range(1, model.Epoch)), "metrics.csv and model.ckpt describe the same epochs");
+        Assert.That(checkpoint.Epoch, Is.GreaterThanOrEqualTo(2));
+        Assert.That(metrics.Select(m => m.Epoch), Is.EqualTo(Enumerable.Range(1, checkpoint.Epoch)), "metrics.csv and model.ckpt describe the same epochs");
         Assert.That(rest, Does.Not.Contain("done:"));
         string[] names = Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
         Assert.That(names, Is.EqualTo(RunFiles),

@@ -73,7 +73,7 @@ public sealed class TrainerTests(DeviceKind kind) : DeviceTestBase(kind)
         int correct = 0;
         for (int i = 0; i < data.Test.Count; i++)
         {
-            double[] p = LinearSoftmax.Probabilities(model, data.Test.Image(i));
+            double[] p = HostModel.Probabilities(model, data.Test.Image(i));
             lossSum -= Math.Log(p[data.Test.Labels[i]]);
             int predicted = Array.IndexOf(p, p.Max());
             correct += predicted == data.Test.Labels[i] ? 1 : 0;
