@@ -17,7 +17,7 @@ internal sealed record EndToEndResult(string Job, string Name, double? Seconds, 
 /// <summary>
 /// Two training jobs, each timed three ways in one run: d2l's softmax regression and d2l's MLP (784 → 256 ReLU
 /// → 10, <c>train --hidden 256</c>), by Sharpmax's trainer on the CPU device (in this process, the CLI's Trainer)
-/// and by bench/reference/train_numpy.py / train_torch.py and train_mlp_numpy.py / train_mlp_torch.py under
+/// and by bench/reference/train_numpy.py / train_torch.py (with --hidden for the MLP) under
 /// /usr/bin/python3. A Python baseline whose module is not installed is skipped with the reason.
 /// </summary>
 internal static class EndToEnd
@@ -42,8 +42,8 @@ internal static class EndToEnd
             PythonBaseline(SoftmaxJob, NumPy, "numpy", "python3-numpy", "train_numpy.py", dataDirectory, epochs, []),
             PythonBaseline(SoftmaxJob, PyTorch, "torch", "python3-torch", "train_torch.py", dataDirectory, epochs, []),
             Sharpmax(MlpJob, files, epochs, [MlpHidden]),
-            PythonBaseline(MlpJob, NumPy, "numpy", "python3-numpy", "train_mlp_numpy.py", dataDirectory, epochs, mlpArguments),
-            PythonBaseline(MlpJob, PyTorch, "torch", "python3-torch", "train_mlp_torch.py", dataDirectory, epochs, mlpArguments),
+            PythonBaseline(MlpJob, NumPy, "numpy", "python3-numpy", "train_numpy.py", dataDirectory, epochs, mlpArguments),
+            PythonBaseline(MlpJob, PyTorch, "torch", "python3-torch", "train_torch.py", dataDirectory, epochs, mlpArguments),
         ];
     }
 

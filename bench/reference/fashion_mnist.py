@@ -1,4 +1,4 @@
-"""Shared by train_numpy.py and train_torch.py: the d2l recipe's settings, the IDX reader, the result line."""
+"""Shared by train_numpy.py and train_torch.py: the d2l recipe's settings and options, the IDX reader, the result line."""
 import argparse
 import gzip
 import json
@@ -19,7 +19,16 @@ def arguments(description):
                         help="folder with the four *-ubyte[.gz] files (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden", type=int, action="append", default=[], metavar="UNITS",
+                        help="a hidden layer of UNITS with ReLU, repeatable from the input side, as `sharpmax train "
+                             "--hidden`; none: softmax regression (d2l 4.4); --hidden 256: d2l 5.2's MLP")
     return parser.parse_args()
+
+
+def layer_sizes(inputs, hidden):
+    """[(fan_in, fan_out)] of every linear layer: inputs -> hidden... -> 10 classes."""
+    sizes = [inputs] + list(hidden) + [10]
+    return list(zip(sizes[:-1], sizes[1:]))
 
 
 def _read(path, magic, header):
