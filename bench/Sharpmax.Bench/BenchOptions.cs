@@ -8,7 +8,7 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>The harness's command line.</summary>
 internal sealed record BenchOptions
 {
-    public static readonly string[] AllFamilies = ["softmax", "xent", "matmul", "step", "e2e", "bandwidth"];
+    public static readonly string[] AllFamilies = ["softmax", "xent", "matmul", "relu", "step", "e2e", "bandwidth"];
 
     public const string Usage = """
         usage: sharpmax-bench [--quick] [--out DIR] [--only LIST] [--epochs N] [--data DIR]

@@ -73,6 +73,7 @@ public static class Program
                 ("softmax", typeof(SoftmaxBenchmarks)),
                 ("xent", typeof(CrossEntropyBenchmarks)),
                 ("matmul", typeof(MatmulBenchmarks)),
+                ("relu", typeof(LinearReluBenchmarks)),
                 ("step", typeof(StepBenchmarks)),
             }
             .Where(t => options.Families.Contains(t.Family)).Select(t => t.Type).ToArray();

@@ -65,6 +65,7 @@ internal static class SummaryReport
         RowTable(md, "Softmax: naive three-kernel chain vs fused", times, typeof(SoftmaxBenchmarks));
         RowTable(md, "Cross-entropy forward+backward: naive chain vs fused", times, typeof(CrossEntropyBenchmarks));
         MatmulTable(md, times);
+        LinearReluTable(md, times);
         StepTable(md, times, options.Epochs);
         if (endToEnd is not null)
             EndToEndTable(md, endToEnd, options.Epochs);
@@ -163,6 +164,23 @@ internal static class SummaryReport
             });
             md.AppendLine(CultureInfo.InvariantCulture,
                 $"| {fast.Device} | {product.Description} | {Time(naive)} | {Time(fast.Nanoseconds)} | `{kernel}` | {Time(blas)} | {Ratio(fast.Nanoseconds / naive)} | {Ratio(fast.Nanoseconds / blas)} | {Rate(fast.Flops / fast.Nanoseconds)} | {Rate(fast.Flops / blas)} | {Percent(fast.Flops / fast.Nanoseconds / ArithmeticCeiling(fast.Device))} |");
+        }
+        md.AppendLine();
+    }
+
+    private static void LinearReluTable(StringBuilder md, IReadOnlyList<CaseTime> times)
+    {
+        var cases = times.Where(t => t.Family == typeof(LinearReluBenchmarks) && t.Method == "Fused").ToList();
+        if (cases.Count == 0)
+            return;
+        md.AppendLine(CultureInfo.InvariantCulture, $"## The MLP's hidden layer (batch {LinearReluBenchmarks.N}, {LinearReluBenchmarks.K} → {LinearReluBenchmarks.Hidden} → {LinearReluBenchmarks.Classes}): ReLU fused into the linear kernel vs separate launches").AppendLine();
+        md.AppendLine("| Device | operation | separate | fused | fused/separate time |");
+        md.AppendLine("|---|---|--:|--:|--:|");
+        foreach (var fused in cases)
+        {
+            var separate = Find(times, typeof(LinearReluBenchmarks), "Separate", fused.Device, fused.Shape);
+            string what = (string)fused.Shape == "forward" ? "relu(X·W + b) vs X·W + b, then relu" : "(dY·Wᵀ) ⊙ [A > 0] vs dY·Wᵀ, then the ReLU backward";
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {fused.Device} | {what} | {Time(separate)} | {Time(fused.Nanoseconds)} | {Ratio(fused.Nanoseconds / separate)} |");
         }
         md.AppendLine();
     }
