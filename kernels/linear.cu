@@ -30,7 +30,7 @@
 //           forward: R = 4 rows of Y, two tiles side by side (4 × 32 columns); B = W's rows.
 //           input: for C ≤ 64, dX's rows swept along k, B = Wᵀ's rows made contiguous
 //           once per 64-column stripe, 4 rows × 32 columns per register block, each
-//           working thread taking 64 rows; for wider C, dot products along C (dY's and
+//           working thread taking 128 rows; for wider C, dot products along C (dY's and
 //           W's rows are both contiguous there), 4 rows × 4 columns of dX, 8 lanes each.
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
 //           conversion of 16 bytes feeds R classes; R = 4, 8, 10, 12 or 16, the
@@ -726,7 +726,7 @@ __device__ __forceinline__ void backward_input_dot(const float* __restrict__ dY,
 // the CPU device, so an idle one costs a call). SMALL_C_MAX bounds wt (16 KiB); measured on one Zen 4 core
 // this path beat backward_input_dot at every C up to 128 (2× at C = 64), so only wider C takes the dot.
 constexpr int SMALL_C_MAX = 64;
-constexpr int SMALL_C_GROUPS = 16;  // 64 rows of dX per working thread
+constexpr int SMALL_C_GROUPS = 32;  // 128 rows of dX per working thread
 constexpr int SMALL_C_ROW_BLOCK = 4;  // rows per register block
 constexpr int SMALL_C_COL_TILES = 2;  // 16-lane tiles per register block
 

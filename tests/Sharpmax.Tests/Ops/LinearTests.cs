@@ -25,11 +25,11 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
 
     // (N, K, C): N = 1 and N not a multiple of any block (257, 67, 5, 130), K = 784 and odd K, C = 1, 10, 1000;
     // C = 1, 7, 10 and 17 also pick each row count (4, 8, 12, 16) of the simd dW kernel. The simd dX kernel sums
-    // by rows of Wᵀ up to C = 64 and by dot products beyond: (70, 200, 64) and (33, 70, 65) sit either side, with
-    // N past one 64-row share (70 = 64 + 6, odd rows left over 4-row blocks) and K past whole stripes (200 = 3·64 + 8).
+    // by rows of Wᵀ up to C = 64 and by dot products beyond: (133, 200, 64) and (33, 70, 65) sit either side, with
+    // N past one 128-row share (133 = 128 + 5, a row left over 4-row blocks) and K past whole stripes (200 = 3·64 + 8).
     private static readonly (int N, int K, int C)[] s_shapes =
         [(1, 784, 10), (256, 784, 10), (257, 784, 10), (67, 784, 1), (5, 300, 1000), (5, 3, 17), (130, 31, 33), (9, 50, 7),
-         (70, 200, 64), (33, 70, 65)];
+         (133, 200, 64), (33, 70, 65)];
 
     public static IEnumerable<TestCaseData> Cases() =>
         from v in s_variants
