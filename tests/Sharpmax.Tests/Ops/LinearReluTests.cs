@@ -8,8 +8,7 @@
 //     the product itself; the mask of dX comes from A, an input, so it is exact, and masked outputs must be 0.
 //   * Against the unfused ops, bitwise: the fused forward runs the same sums as Forward, then relu_value, so it
 //     must equal Forward followed by Relu.Forward bit for bit; so must every variant's masked dX equal
-//     BackwardInput followed by Relu.Backward (the simd pair shares its sums too: along C in sequence for
-//     C ≤ 64, as 8-lane dot products beyond).
+//     BackwardInput followed by Relu.Backward (the simd pair shares its sums too: along C in sequence).
 using NUnit.Framework;
 using Sharpmax.Ops;
 using Sharpmax.Tests.Reference;
