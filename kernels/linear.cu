@@ -743,7 +743,15 @@ __device__ __forceinline__ void backward_input_rows_block(const float* __restric
                 for (int t = 0; t < CT; ++t) acc[r][t] += a * b[t];
             }
         }
+        // Unrolled so that the accumulators are stored from their registers (the masked form's longer body
+        // was otherwise left a loop over a spilled copy).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
         for (int r = 0; r < RB; ++r)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
             for (int t = 0; t < CT; ++t) {
                 const int kk = (t0 + t) * SIMD_TILE;
                 if (!last) {
