@@ -28,8 +28,10 @@
 //           row of B read contiguously. On the host the 16 lanes are two
 //           8-float vectors: two ymm registers per tile row (AVX2 or AVX-512).
 //           forward: R = 4 rows of Y, two tiles side by side (4 × 32 columns); B = W's rows.
-//           input: dX = dY·Wᵀ as dot products along C (dY's and W's rows are both
-//           contiguous there), 4 rows × 4 columns of dX, 8 lanes each.
+//           input: dX's rows swept along k, B = Wᵀ's rows, made contiguous in a local
+//           block per 64-column stripe and 64 values of c, 4 rows × 32 columns per
+//           register block; each working thread takes 128 rows (one thread in 32 works)
+//           and keeps partial sums between blocks of c when C > 64.
 //           weight: computed as dWᵀ[C×K] = dYᵀ·X, B = X's rows, so one
 //           conversion of 16 bytes feeds R classes; R = 4, 8, 10, 12 or 16, the
 //           fewest covering C (16 beyond).
@@ -50,6 +52,11 @@
 //           (forward), N×K (input) and C×K (weight: dWᵀ)
 //   bias    1-D, grid.x·block.x ≥ C
 #include "sharpmax_compat.cuh"
+#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+// The host-only masked dX calls relu.cuh's relu_mask on 8-float vectors, force-inlined into each clone: no call
+// passes a vector, so GCC's note that the baseline clone would pass it differently does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
 #include "relu.cuh"
 
 #if defined(__CUDACC__)
@@ -216,6 +223,11 @@ __device__ __forceinline__ void load_lanes(Lanes& v, const float* p) {
     __builtin_memcpy(&v.hi, p + 8, sizeof v.hi);
 }
 __device__ __forceinline__ void store_lanes(Lanes& v, const float* f) { load_lanes(v, f); }
+// The 16 lanes of v to p[0..15].
+__device__ __forceinline__ void store_to(float* p, const Lanes& v) {
+    __builtin_memcpy(p, &v.lo, sizeof v.lo);
+    __builtin_memcpy(p + 8, &v.hi, sizeof v.hi);
+}
 // Bytes widen in steps: GCC 12 turns a direct byte-to-int conversion into
 // scalar code, these into vpmovzxbw, vpmovzxwd and vcvtdq2ps.
 typedef unsigned char ByteHalf __attribute__((vector_size(8)));
@@ -249,6 +261,9 @@ __device__ __forceinline__ void load_lanes(Lanes& v, const Elem* p) {
     for (int c = 0; c < SIMD_TILE; ++c) v.v[c] = static_cast<float>(p[c]);
 }
 __device__ __forceinline__ void store_lanes(Lanes& v, const float* f) { load_lanes(v, f); }
+__device__ __forceinline__ void store_to(float* p, const Lanes& v) {
+    for (int c = 0; c < SIMD_TILE; ++c) p[c] = v.v[c];
+}
 #endif
 
 // B operand with contiguous rows: B(p, j) = m.row(p)[j]. A full-width load may
@@ -288,6 +303,14 @@ struct SimdRowsA {
     const Elem* row[R];
     float block[R][SIMD_TILE];
     __device__ __forceinline__ void prepare(int p0, int depth) {
+        // A full block has a constant length: vector moves (conversions). With the length variable the compiler
+        // copied f32 rows with `rep movsq`, whose start-up cost exceeded the 16 products a value feeds: it
+        // doubled the forward's time at C = 10 and C = 256.
+        if (depth == SIMD_TILE) {
+            for (int r = 0; r < R; ++r)
+                for (int q = 0; q < SIMD_TILE; ++q) block[r][q] = static_cast<float>(row[r][p0 + q]);
+            return;
+        }
         for (int r = 0; r < R; ++r)
             for (int q = 0; q < depth; ++q) block[r][q] = static_cast<float>(row[r][p0 + q]);
     }
@@ -628,82 +651,173 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_forward_u8_simd(const unsig
     forward_simd(Pixels{pixels, ldx, rows, index, offset}, scale, W, b, Y, N, K, C);
 }
 
-// dX = dY·Wᵀ read along C: dY's rows and W's rows are both contiguous in c, so each output is a dot product
-// of two contiguous rows. A thread owns SIMD_ROWS rows of dX and one SIMD_CHUNK stripe of its columns k, taken
-// SIMD_ROWS × DOT_COLS outputs at a time: 16 accumulators of 8 lanes over c (each load of dY or W feeds 4
-// products), summed across lanes once at the end, lanes in order. (Reading W with stride C into 16-wide
-// tiles instead took 16 scalar loads per tile row: 3× OpenBLAS at 256×256·256×784, and at C = 10 it was
-// no faster than this.)
-constexpr int DOT_COLS = 4;
-constexpr int DOT_LANES = 8;
+// dX = dY·Wᵀ by rows, as the forward sweeps Y: Wᵀ's rows (c) are made contiguous in a local block
+// wt[c][kk] = W[k_begin + kk, c] for the thread's SIMD_CHUNK stripe of k, ROWS_C_BLOCK values of c at a time, and
+// each output row is Σ_c dY[i, c] · wt[c][·], a broadcast of dY times 16-wide rows of wt, in register blocks of
+// 4 rows × 32 columns. Each output is summed c = 0 … C−1 in sequence from +0, whatever its row block or stripe.
+// The transpose (scalar: 64 loads and stores per c) costs as much as a few rows' products, so it is shared by
+// ROWS_GROUPS row groups: the thread of every ROWS_GROUPS-th 4-row group computes the rows of that many groups
+// and the others return. The launch rule stays the other _simd kernels' (threads are plain calls on the CPU
+// device, so an idle one costs a call).
+// This replaced dot products along C (dY's and W's rows are both contiguous there; 8 lanes summed across at
+// the end), whose per-output work outweighed the products at small C: 20× OpenBLAS's time at 256×10·10×256
+// on one Zen 4 core, 1.4× at 256×256·256×784; by rows, 1.0× and 1.2×. (At N = 5, C = 1000 the dot products
+// were 2.5× faster, the transpose being shared by 5 rows only; the summation order stays a function of C.)
+constexpr int ROWS_C_BLOCK = 64;     // values of c per transposed block: wt is 16 KiB
+constexpr int ROWS_GROUPS = 32;      // 4-row groups per working thread: 128 rows of dX
+constexpr int ROWS_REG_ROWS = 4;     // rows per register block
+constexpr int ROWS_REG_TILES = 2;    // 16-lane tiles per register block
+
+// Where dX's sums go: out(i, k, sum) one output, out(i, k, v) the 8 outputs (i, k..k+7) (one vector store from
+// the register; through a buffer the compiler reloaded 8-lane stores as 16-lane loads, which the CPU cannot
+// forward). The masked form applies relu_mask to the 8 lanes as a vector (a compare and a mask; lane by lane
+// the compiler left it scalar), the same function and so the same values as the scalar form.
+struct InputOut {
+    float* dX;
+    int K;
+    __device__ __forceinline__ void operator()(int i, int k, float sum) const { dX[static_cast<long long>(i) * K + k] = sum; }
 #if defined(__GNUC__) || defined(__clang__)
-using Dot8 = Half;
-#else
-struct Dot8 {
-    float v[DOT_LANES];
-    float operator[](int l) const { return v[l]; }
-};
-inline Dot8& operator+=(Dot8& a, const Dot8& b) {
-    for (int l = 0; l < DOT_LANES; ++l) a.v[l] += b.v[l];
-    return a;
-}
-inline Dot8 operator*(const Dot8& a, const Dot8& b) {
-    Dot8 r;
-    for (int l = 0; l < DOT_LANES; ++l) r.v[l] = a.v[l] * b.v[l];
-    return r;
-}
+    __device__ __forceinline__ void operator()(int i, int k, const Half& v) const {
+        __builtin_memcpy(dX + static_cast<long long>(i) * K + k, &v, sizeof v);
+    }
 #endif
+};
 
-// 8 floats from p, or the first `count` (< 8) and zeros: the tail of a row never reads past the row.
-__device__ __forceinline__ void load_dot(Dot8& v, const float* p, int count) {
-    float f[DOT_LANES] = {};
-    for (int l = 0; l < count; ++l) f[l] = p[l];
-    __builtin_memcpy(&v, f, sizeof v);
+struct InputReluOut {
+    float* dX;
+    const float* A;
+    int K;
+    __device__ __forceinline__ void operator()(int i, int k, float sum) const {
+        const long long at = static_cast<long long>(i) * K + k;
+        dX[at] = relu_mask(A[at], sum);
+    }
+#if defined(__GNUC__) || defined(__clang__)
+    __device__ __forceinline__ void operator()(int i, int k, const Half& v) const {
+        const long long at = static_cast<long long>(i) * K + k;
+        Half a;
+        __builtin_memcpy(&a, A + at, sizeof a);
+        const Half masked = relu_mask(a, v);
+        __builtin_memcpy(dX + at, &masked, sizeof masked);
+    }
+#endif
+};
+
+// out(i, k + c, v[c]) for the 16 lanes, 8 at a time.
+template <class Out>
+__device__ __forceinline__ void out_lanes(const Out& out, int i, int k, const Lanes& v) {
+#if defined(__GNUC__) || defined(__clang__)
+    out(i, k, v.lo);
+    out(i, k + 8, v.hi);
+#else
+    for (int c = 0; c < SIMD_TILE; ++c) out(i, k + c, v.v[c]);
+#endif
 }
 
-template <class Out>
-__device__ __forceinline__ void backward_input_dot(const float* __restrict__ dY, const float* __restrict__ W,
-                                                   const Out& out, int N, int K, int C) {
-    const int i0 = simd_first_row<SIMD_ROWS>(N);
-    if (i0 < 0) return;
-    const int rows_here = min(SIMD_ROWS, N - i0);
-    const float* dy_row[SIMD_ROWS];
-    for (int r = 0; r < SIMD_ROWS; ++r) dy_row[r] = dY + static_cast<long long>(min(i0 + r, N - 1)) * C;
-    const int k_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
-    const int k_end = min(K, k_begin + SIMD_CHUNK);
-    const int c_full = C - C % DOT_LANES;
-    for (int k0 = k_begin; k0 < k_end; k0 += DOT_COLS) {
-        const float* w_row[DOT_COLS];
-        for (int q = 0; q < DOT_COLS; ++q) w_row[q] = W + static_cast<long long>(min(k0 + q, K - 1)) * C;
-        Dot8 acc[SIMD_ROWS][DOT_COLS] = {};
-        for (int c = 0; c < c_full; c += DOT_LANES) {
-            Dot8 a[SIMD_ROWS], b[DOT_COLS];
-            for (int r = 0; r < SIMD_ROWS; ++r) __builtin_memcpy(&a[r], dy_row[r] + c, sizeof a[r]);
-            for (int q = 0; q < DOT_COLS; ++q) __builtin_memcpy(&b[q], w_row[q] + c, sizeof b[q]);
-            for (int r = 0; r < SIMD_ROWS; ++r)
-                for (int q = 0; q < DOT_COLS; ++q) acc[r][q] += a[r] * b[q];
+// Rows [i, i + RB) of dX's stripe, ROWS_REG_TILES register tiles at a time (RB × 32 outputs: 16 registers of
+// accumulators at RB = 4, each wt load feeding RB products), over c in [c0, c0 + cn) (wt holds those rows of
+// Wᵀ); tiles wholly past K are skipped. The sums start at +0 (c0 = 0) or from part (these rows' partial sums)
+// and go to part, or to out after the last block of c (last).
+template <int RB, class Out>
+__device__ __forceinline__ void backward_input_rows_block(const float* __restrict__ dY,
+                                                          const float (*__restrict__ wt)[SIMD_CHUNK],
+                                                          float (*__restrict__ part)[SIMD_CHUNK], bool last,
+                                                          const Out& out, int i, int C, int c0, int cn, int k_begin,
+                                                          int width) {
+    constexpr int CT = ROWS_REG_TILES;
+    const float* dy_row[RB];
+    for (int r = 0; r < RB; ++r) dy_row[r] = dY + static_cast<long long>(i + r) * C + c0;
+    for (int t0 = 0; t0 * SIMD_TILE < width; t0 += CT) {
+        Lanes acc[RB][CT];
+        for (int r = 0; r < RB; ++r)
+            for (int t = 0; t < CT; ++t) {
+                if (c0 == 0)
+                    acc[r][t] = Lanes{};
+                else
+                    load_lanes(acc[r][t], part[r] + (t0 + t) * SIMD_TILE);
+            }
+        for (int c = 0; c < cn; ++c) {
+            Lanes b[CT];
+            for (int t = 0; t < CT; ++t) load_lanes(b[t], wt[c] + (t0 + t) * SIMD_TILE);
+            for (int r = 0; r < RB; ++r) {
+                const float a = dy_row[r][c];
+                for (int t = 0; t < CT; ++t) acc[r][t] += a * b[t];
+            }
         }
-        if (c_full < C) {
-            Dot8 a[SIMD_ROWS], b[DOT_COLS];
-            for (int r = 0; r < SIMD_ROWS; ++r) load_dot(a[r], dy_row[r] + c_full, C - c_full);
-            for (int q = 0; q < DOT_COLS; ++q) load_dot(b[q], w_row[q] + c_full, C - c_full);
-            for (int r = 0; r < SIMD_ROWS; ++r)
-                for (int q = 0; q < DOT_COLS; ++q) acc[r][q] += a[r] * b[q];
-        }
-        for (int r = 0; r < rows_here; ++r)
-            for (int q = 0; q < DOT_COLS && k0 + q < k_end; ++q) {
-                float sum = 0.0f;
-                for (int l = 0; l < DOT_LANES; ++l) sum += acc[r][q][l];
-                out(i0 + r, k0 + q, sum);
+        // Unrolled so that the accumulators are stored from their registers (the masked form's longer body
+        // was otherwise left a loop over a spilled copy).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 4
+#endif
+        for (int r = 0; r < RB; ++r)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
+            for (int t = 0; t < CT; ++t) {
+                const int kk = (t0 + t) * SIMD_TILE;
+                if (!last) {
+                    store_to(part[r] + kk, acc[r][t]);
+                } else if (kk + SIMD_TILE <= width) {
+                    out_lanes(out, i + r, k_begin + kk, acc[r][t]);
+                } else {
+                    float sums[SIMD_TILE];
+                    store_to(sums, acc[r][t]);
+                    for (int q = 0; q < width - kk; ++q) out(i + r, k_begin + kk + q, sums[q]);
+                }
             }
     }
 }
 
-// dX = dY·Wᵀ as dot products along C (backward_input_dot); the MLP's hidden layer takes the masked form below.
+// One block of c: transpose W's stripe into wt, then every row block of the thread's rows.
+template <class Out>
+__device__ __forceinline__ void backward_input_rows_pass(const float* __restrict__ dY, const float* __restrict__ W,
+                                                         float (*__restrict__ wt)[SIMD_CHUNK],
+                                                         float (*__restrict__ part)[SIMD_CHUNK], const Out& out,
+                                                         int i_begin, int i_end, int C, int c0, int cn, int k_begin,
+                                                         int width) {
+    const bool last = c0 + cn == C;
+    const float* w_stripe = W + static_cast<long long>(k_begin) * C + c0;
+    // Columns past K are zeros: their sums are computed and never stored.
+    for (int c = 0; c < cn; ++c) {
+        if (width == SIMD_CHUNK)
+            for (int kk = 0; kk < SIMD_CHUNK; ++kk) wt[c][kk] = w_stripe[static_cast<long long>(kk) * C + c];
+        else
+            for (int kk = 0; kk < SIMD_CHUNK; ++kk)
+                wt[c][kk] = kk < width ? w_stripe[static_cast<long long>(kk) * C + c] : 0.0f;
+    }
+    int i = i_begin;
+    for (; i + ROWS_REG_ROWS <= i_end; i += ROWS_REG_ROWS)
+        backward_input_rows_block<ROWS_REG_ROWS>(dY, wt, part ? part + (i - i_begin) : part, last, out, i, C, c0, cn,
+                                                 k_begin, width);
+    for (; i < i_end; ++i)
+        backward_input_rows_block<1>(dY, wt, part ? part + (i - i_begin) : part, last, out, i, C, c0, cn, k_begin,
+                                     width);
+}
+
+// Up to ROWS_C_BLOCK values of c take one pass and no partial sums (the output layer's C = 10); wider C keeps
+// the thread's partial sums in `part` between passes (32 KiB).
+template <class Out>
+__device__ __forceinline__ void backward_input_simd(const float* __restrict__ dY, const float* __restrict__ W,
+                                                    const Out& out, int N, int K, int C) {
+    const long long group = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    if (group % ROWS_GROUPS != 0 || group * SIMD_ROWS >= N) return;
+    const int i_begin = static_cast<int>(group * SIMD_ROWS);
+    const int i_end = min(N, i_begin + ROWS_GROUPS * SIMD_ROWS);
+    const int k_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int width = min(SIMD_CHUNK, K - k_begin);
+    float wt[ROWS_C_BLOCK][SIMD_CHUNK];
+    if (C <= ROWS_C_BLOCK) {
+        backward_input_rows_pass(dY, W, wt, nullptr, out, i_begin, i_end, C, 0, C, k_begin, width);
+        return;
+    }
+    float part[ROWS_GROUPS * SIMD_ROWS][SIMD_CHUNK];
+    for (int c0 = 0; c0 < C; c0 += ROWS_C_BLOCK)
+        backward_input_rows_pass(dY, W, wt, part, out, i_begin, i_end, C, c0, min(ROWS_C_BLOCK, C - c0), k_begin,
+                                 width);
+}
+
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_f32_simd(const float* dY, const float* W,
                                                                              float* dX, int N, int K, int C) {
-    auto out = [=](int i, int k, float sum) { dX[static_cast<long long>(i) * K + k] = sum; };
-    backward_input_dot(dY, W, out, N, K, C);
+    backward_input_simd(dY, W, InputOut{dX, K}, N, K, C);
 }
 
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(const float* X, int ldx, const float* dY,
@@ -735,11 +849,7 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_u8_simd(const 
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_input_relu_f32_simd(const float* dY, const float* W,
                                                                                   const float* A, float* dX, int N,
                                                                                   int K, int C) {
-    auto out = [=](int i, int k, float sum) {
-        const long long at = static_cast<long long>(i) * K + k;
-        dX[at] = relu_mask(A[at], sum);
-    };
-    backward_input_dot(dY, W, out, N, K, C);
+    backward_input_simd(dY, W, InputReluOut{dX, A, K}, N, K, C);
 }
 
 #endif  // !defined(__CUDACC__)

@@ -11,8 +11,9 @@ __device__ __forceinline__ T relu_value(T v) {
 
 // The gradient through a ReLU whose output (or input: the same sign) was `a`:
 // dy where a > 0, else 0; a NaN activation passes dy through (PyTorch's
-// threshold_backward, `a <= 0 ? 0 : dy`).
+// threshold_backward, `a <= 0 ? 0 : dy`). T may also be a GCC/Clang vector of
+// floats, lane by lane (linear.cu's host-only masked dX stores 8 lanes at once).
 template <class T>
 __device__ __forceinline__ T relu_mask(T a, T dy) {
-    return a <= T(0) ? T(0) : dy;
+    return a <= T{} ? T{} : dy;
 }

@@ -7,9 +7,8 @@
 //     C for dX), rtol = 4u. ReLU is 1-Lipschitz and exact, so relu(reference) bounds relu(device) as tightly as
 //     the product itself; the mask of dX comes from A, an input, so it is exact, and masked outputs must be 0.
 //   * Against the unfused ops, bitwise: the fused forward runs the same sums as Forward, then relu_value, so it
-//     must equal Forward followed by Relu.Forward bit for bit; so must the naive and smem masked dX equal
-//     BackwardInput followed by Relu.Backward. (The simd masked dX sums along C with 8 lanes, the plain simd dX
-//     along rows of Wᵀ, so those two differ in rounding: the reference check covers it.)
+//     must equal Forward followed by Relu.Forward bit for bit; so must every variant's masked dX equal
+//     BackwardInput followed by Relu.Backward (the simd pair shares its sums too: along C in sequence).
 using NUnit.Framework;
 using Sharpmax.Ops;
 using Sharpmax.Tests.Reference;
@@ -124,12 +123,9 @@ public sealed class LinearReluTests(DeviceKind kind) : DeviceTestBase(kind)
             if (a[i] <= 0)
                 Assert.That(BitConverter.SingleToUInt32Bits(got[i]), Is.Zero, $"dX[{i / k}, {i % k}] is masked: +0 exactly");
 
-        if (variant != LinearVariant.Simd)
-        {
-            op.BackwardInput(new DeviceMatrix(dyb, n, c), new DeviceMatrix(wb, k, c), new DeviceMatrix(unfused, n, k));
-            Relu.Backward(new DeviceMatrix(unfused, n, k), new DeviceMatrix(ab, n, k), new DeviceMatrix(unfused, n, k));
-            Assert.That(Bits(got), Is.EqualTo(Bits(unfused.ToArray())), "fused = BackwardInput then Relu.Backward");
-        }
+        op.BackwardInput(new DeviceMatrix(dyb, n, c), new DeviceMatrix(wb, k, c), new DeviceMatrix(unfused, n, k));
+        Relu.Backward(new DeviceMatrix(unfused, n, k), new DeviceMatrix(ab, n, k), new DeviceMatrix(unfused, n, k));
+        Assert.That(Bits(got), Is.EqualTo(Bits(unfused.ToArray())), "fused = BackwardInput then Relu.Backward");
     }
 
     [TestCaseSource(nameof(GoldenVariants))]

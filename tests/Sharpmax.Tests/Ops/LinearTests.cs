@@ -24,9 +24,13 @@ public sealed class LinearTests(DeviceKind kind) : DeviceTestBase(kind)
     private static readonly LinearVariant[] s_variants = [LinearVariant.Naive, LinearVariant.SharedMemory, LinearVariant.Simd];
 
     // (N, K, C): N = 1 and N not a multiple of any block (257, 67, 5, 130), K = 784 and odd K, C = 1, 10, 1000;
-    // C = 1, 7, 10 and 17 also pick each row count (4, 8, 12, 16) of the simd dW kernel.
+    // C = 1, 7, 10 and 17 also pick each row count (4, 8, 12, 16) of the simd dW kernel. The simd dX kernel takes
+    // Wᵀ 64 values of c at a time, keeping partial sums beyond: (133, 200, 64) and (33, 70, 65) sit either side
+    // (and C = 1000 makes 16 blocks), with N past one thread's 128 rows (133 = 128 + 5, a row left over 4-row
+    // register blocks) and K past whole 64-column stripes (200 = 3·64 + 8).
     private static readonly (int N, int K, int C)[] s_shapes =
-        [(1, 784, 10), (256, 784, 10), (257, 784, 10), (67, 784, 1), (5, 300, 1000), (5, 3, 17), (130, 31, 33), (9, 50, 7)];
+        [(1, 784, 10), (256, 784, 10), (257, 784, 10), (67, 784, 1), (5, 300, 1000), (5, 3, 17), (130, 31, 33), (9, 50, 7),
+         (133, 200, 64), (33, 70, 65)];
 
     public static IEnumerable<TestCaseData> Cases() =>
         from v in s_variants
