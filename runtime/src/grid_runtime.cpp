@@ -617,23 +617,19 @@ bool check_mask_lanes(Worker& w, unsigned int self) {
     for (unsigned int lane = 0; lane < 32; ++lane) {
         if (!((mine.mask >> lane) & 1u)) continue;
         unsigned int other = base + lane;
-        std::string who = "kernel '" + w.kernel->name + "': " + op_name(mine.op) + " with mask " + hex32(mine.mask) + " in warp " +
-                          std::to_string(self / 32) + " names lane " + std::to_string(lane) + ", which ";
-        if (other >= w.thread_count) {
-            fail_block(w, who + "the block does not have (" + std::to_string(w.thread_count) + " threads) (checked mode)",
+        // The message is built only for a failure: this loop runs for every lane of every warp operation.
+        auto fail = [&](const std::string& what) {
+            fail_block(w,
+                       "kernel '" + w.kernel->name + "': " + op_name(mine.op) + " with mask " + hex32(mine.mask) + " in warp " +
+                           std::to_string(self / 32) + " names lane " + std::to_string(lane) + ", which " + what + " (checked mode)",
                        SMHOST_ERROR_ILLEGAL_INSTRUCTION);
             return false;
-        }
-        if (w.fibers[other].done) {
-            fail_block(w, who + "has exited (checked mode)", SMHOST_ERROR_ILLEGAL_INSTRUCTION);
-            return false;
-        }
+        };
+        if (other >= w.thread_count) return fail("the block does not have (" + std::to_string(w.thread_count) + " threads)");
+        if (w.fibers[other].done) return fail("has exited");
         const WarpCall& theirs = w.warp_calls[other];
-        if (theirs.mask != mine.mask || theirs.op != mine.op) {
-            fail_block(w, who + "is at a different call (" + op_name(theirs.op) + ", mask " + hex32(theirs.mask) + "): the warp diverged (checked mode)",
-                       SMHOST_ERROR_ILLEGAL_INSTRUCTION);
-            return false;
-        }
+        if (theirs.mask != mine.mask || theirs.op != mine.op)
+            return fail("is at a different call (" + std::string(op_name(theirs.op)) + ", mask " + hex32(theirs.mask) + "): the warp diverged");
     }
     return true;
 }
