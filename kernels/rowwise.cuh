@@ -216,3 +216,30 @@ __device__ __forceinline__ OnlineMaxSum block_online(OnlineMaxSum s, float* scra
 // A NaN Σ (a NaN or +inf entry) stays NaN, so the whole row comes out NaN as in
 // NumPy and PyTorch; `sum > 0 ? 1/sum : 0` would zero every finite entry instead.
 __device__ __forceinline__ float safe_reciprocal(float sum) { return sum == 0.0f ? 0.0f : 1.0f / sum; }
+
+// ---- rows through a per-element transform (term(c) is the value at column c) --
+
+template <typename Term>
+__device__ __forceinline__ float row_max_of(int C, Term term) {
+    float acc[ROW_LANES];
+    for (int j = 0; j < ROW_LANES; ++j) acc[j] = ROW_MAX_FLOOR;
+    int c = 0;
+    for (; c + ROW_LANES <= C; c += ROW_LANES)
+        for (int j = 0; j < ROW_LANES; ++j) acc[j] = max2(term(c + j), acc[j]);
+    for (; c < C; ++c) acc[0] = max2(term(c), acc[0]);
+    float m = acc[0];
+    for (int j = 1; j < ROW_LANES; ++j) m = max2(acc[j], m);
+    return m;
+}
+
+// Σ exp(term(c) - m); when e is not null it also receives exp(term(c) - m).
+template <typename Term>
+__device__ __forceinline__ float row_exp_sum_of(int C, Term term, float m, float* e) {
+    if (e)
+        return row_sum(C, [=](int c) {
+            float v = row_exp(term(c) - m);
+            e[c] = v;
+            return v;
+        });
+    return row_sum(C, [=](int c) { return row_exp(term(c) - m); });
+}
