@@ -76,6 +76,53 @@ public sealed class CrossEntropyTermsTests(DeviceKind kind) : DeviceTestBase(kin
         AssertMatches(got, want, labels.Count(y => y != RandomData.IgnoreIndex), c, 0.5, s.Z, weights, $"{variant} N={n} C={c} {setting}");
     }
 
+    public static IEnumerable<TestCaseData> GoldenVariants()
+    {
+        foreach (var g in GoldenCases.XentTerms)
+            foreach (var variant in s_variants)
+                if (variant != RowKernelVariant.Warp || g.C <= RowDispatch.WarpMaxColumns)
+                    yield return new TestCaseData(g.Name, variant).SetArgDisplayNames(g.Name, variant.ToString());
+    }
+
+    [TestCaseSource(nameof(GoldenVariants))]
+    public void Every_variant_matches_the_NumPy_golden_case(string name, RowKernelVariant variant)
+    {
+        var g = GoldenCases.XentTermsCase(name);
+        using var weights = g.Weights is null ? null : Device.Upload<float>(g.Weights);
+        var options = new CrossEntropyOptions
+        {
+            Reduction = g.Reduction switch { RefReduction.Mean => Reduction.Mean, RefReduction.Sum => Reduction.Sum, _ => Reduction.None },
+            IgnoreIndex = g.IgnoreIndex, LabelSmoothing = (float)g.LabelSmoothing, ZLossScale = (float)g.ZLossScale,
+            Softcap = (float)g.Softcap, ClassWeights = weights, Variant = variant,
+        };
+        var got = Run(options, g.Logits, g.Labels, g.N, g.C);
+        var want = new CrossEntropyTermsReference(g.RowLoss, g.Loss, g.Grad, g.Lse, g.ZLoss, g.Divisor);
+        AssertMatches(got, want, g.Labels.Count(y => y != g.IgnoreIndex), g.C, 1.0, g.ZLossScale, g.Weights, $"{name} ({variant})");
+    }
+
+    [TestCaseSource(typeof(GoldenCases), nameof(GoldenCases.XentTermsNames))]
+    public void The_float64_reference_agrees_with_the_golden_case(string name)
+    {
+        // Two float64 computations of one definition (the script's was checked against PyTorch where torch was
+        // importable): they differ only in summation order, a few ulp of float64, hence 1e-12 (1e-10 on the
+        // gradient, whose terms cancel near the label).
+        var g = GoldenCases.XentTermsCase(name);
+        var r = ReferenceCrossEntropyTerms.Compute(g.Logits, g.Labels, g.N, g.C, new CrossEntropyTerms
+        {
+            Reduction = g.Reduction, IgnoreIndex = g.IgnoreIndex, LabelSmoothing = g.LabelSmoothing, ZLoss = g.ZLossScale,
+            Softcap = g.Softcap, Weights = g.Weights?.Select(v => (double)v).ToArray(),
+        });
+        Assert.Multiple(() =>
+        {
+            AssertClose.Scalar(r.Loss, g.Loss, 1e-12, 1e-12, $"{name}: loss");
+            AssertClose.Tensor(r.RowLoss, g.RowLoss, 1e-12, 1e-12, $"{name}: row losses");
+            AssertClose.Tensor(r.Lse, g.Lse, 1e-12, 1e-12, $"{name}: lse");
+            AssertClose.Tensor(r.ZLoss, g.ZLoss, 1e-12, 1e-12, $"{name}: z-loss");
+            AssertClose.Tensor(r.Gradient, g.Grad, 1e-12, 1e-10, $"{name}: gradient", g.C);
+            Assert.That(r.Divisor, Is.EqualTo(g.Divisor).Within(1e-12), $"{name}: divisor");
+        });
+    }
+
     [Test]
     public void The_terms_at_their_off_values_give_bitwise_the_default_results([Values] RowKernelVariant variant)
     {
