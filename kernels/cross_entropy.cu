@@ -33,11 +33,17 @@
 // Every fused variant takes
 //   (const float* x, int N, int C, int ldx, const int* labels, int ignore_index, float smoothing,
 //    float* loss /*N*/, float* lse /*N or null*/, float grad_scale, const int* valid_count /*null: 1*/,
-//    float* grad /*N×C, row stride ldg, or null for the forward only*/, int ldg, unsigned long long* status)
+//    float* grad /*N×C, row stride ldg, or null for the forward only*/, int ldg, unsigned long long* status,
+//    float z_loss_scale, float softcap, const float* class_weight /*C or null*/,
+//    const float* weight_totals /*2, with class_weight*/, float* z_loss /*N or null*/)
+// The last five are the optional terms (z-loss, logit softcapping, class weights; see XentTerms below);
+// 0, 0, null, null, null gives bitwise the results without them.
 // Launch shapes and the dispatch rule are softmax.cu's.
 // Shared by both paths, one block each, fixed summation order (no float atomics):
 //   xent_count_valid_i32    *count = number of rows with a label in [0, C) other than ignore_index
-//   xent_reduce_f32         *out = Σ loss (sum) or Σ loss / count (mean; 0 when every row is ignored)
+//   xent_weight_sum_f32     totals = {Σ_c w_c, Σ w_y over those rows (mean) or 1}: the class-weight totals
+//   xent_reduce_f32         *out = Σ loss (sum) or Σ loss / count (mean; 0 when every row is ignored), or
+//                           Σ loss / weight_totals[1] when weight_totals is not null
 //   xent_reduce_accumulate_f32  the same reduction, added (× weight) to device-side totals with the
 //                               call's bad-label status and a non-finite loss, so nothing is read per call
 //                           blockDim.x a power of two <= 1024 (1 is fine).
