@@ -133,7 +133,7 @@ struct XentTerms {
 // uncapped kernels are the plain loops they were).
 template <bool CAP>
 __device__ __forceinline__ float xent_logit(float x, float cap) {
-    return CAP ? cap * tanhf(x / cap) : x;
+    return CAP ? cap * row_tanh(x / cap) : x;
 }
 
 // Σ_j w_j·(x_j - m) for label smoothing: the weight of column c (1 without class weights).
@@ -183,7 +183,7 @@ struct XentGradTerms {
         float target = WEIGHTED ? (c == label ? on : 0.0f) + off * w[c] : (c == label ? on : off);
         float g = (p * pscale - target) * scale;
         if (CAP) {
-            float th = tanhf(x / cap);
+            float th = row_tanh(x / cap);
             g *= 1.0f - th * th;
         }
         return g;
@@ -285,6 +285,46 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_backward_f32(const fl
     else                    \
         body<false>(XENT_ARGS)
 
+// The softcapped row with a gradient: x' is computed once into the gradient row, every later pass reads it
+// there, and the chain factor is 1 - (x'/cap)^2 (three tanh per entry instead would cost 3x on the CPU device).
+__device__ __forceinline__ void xent_row_capped_grad(const float* __restrict__ xr, float* __restrict__ gr, int r, int C,
+                                                     int label, bool used, float smoothing, float* __restrict__ loss,
+                                                     float* __restrict__ lse, float grad_scale,
+                                                     const int* __restrict__ valid_count, const XentTerms& t) {
+    float cap = t.cap;
+    for (int c = 0; c < C; ++c) gr[c] = xent_logit<true>(xr[c], cap);
+    const float* xc = gr;
+    float m = row_max(xc, C);
+    float s = row_exp_sum(xc, m, nullptr, C);
+    float log_s = logf(s);
+    if (lse) lse[r] = m + log_s;
+    if (!used) {
+        loss[r] = 0.0f;
+        if (t.z_out) t.z_out[r] = 0.0f;
+        row_zero(gr, C);
+        return;
+    }
+    float shifted_sum = 0.0f;
+    if (smoothing != 0.0f) {
+        const float* w = t.w;
+        shifted_sum = w ? row_sum(C, [=](int c) { return w[c] * (xc[c] - m); }) : row_shifted_sum(xc, m, C);
+    }
+    loss[r] = xent_row_loss_terms(s, m, log_s, xc[label] - m, shifted_sum, smoothing, C, label, t, r);
+    XentGradTerms<false> g = xent_grad_terms<false>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t);
+    float inv = safe_reciprocal(s), inv_cap = 1.0f / cap;
+    auto at = [&](int c, bool weighted) {
+        float v = gr[c];
+        float p = row_exp(v - m) * inv;
+        float th = v * inv_cap;
+        float d = weighted ? g.template at<true>(p, c, label, 0.0f) : g.template at<false>(p, c, label, 0.0f);
+        return d * (1.0f - th * th);
+    };
+    if (g.w)
+        for (int c = 0; c < C; ++c) gr[c] = at(c, true);
+    else
+        for (int c = 0; c < C; ++c) gr[c] = at(c, false);
+}
+
 template <bool CAP>
 __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -293,6 +333,10 @@ __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     float* gr = grad ? grad + static_cast<long long>(r) * ldg : nullptr;
     int label = labels[r];
     bool used = label_in_use(label, C, ignore_index, r, status, true);
+    if (CAP && gr) {
+        xent_row_capped_grad(xr, gr, r, C, label, used, smoothing, loss, lse, grad_scale, valid_count, t);
+        return;
+    }
     float cap = t.cap;
     auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
     float m = CAP ? row_max_of(C, xt) : row_max(xr, C);
@@ -395,7 +439,7 @@ __device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
             float d = gr[c];
             if (weight_pass) d -= g.off * g.w[c] * g.scale;
             if (CAP) {
-                float th = tanhf(xr[c] / g.cap);
+                float th = row_tanh(xr[c] / g.cap);
                 d *= 1.0f - th * th;
             }
             gr[c] = d;
