@@ -5,7 +5,8 @@ namespace Sharpmax.Ops;
 /// and, when asked, the gradient, in the same pass; nothing of size N×C is kept. The kernel is chosen by
 /// <see cref="RowDispatch"/>'s rules (thread per row on the CPU device; warp, block or streaming per row on CUDA),
 /// or forced by <see cref="CrossEntropyOptions.Variant"/>. Launches: the row kernel and the reduction, plus the
-/// count of non-ignored rows before them when a mean's gradient is asked for.
+/// count of non-ignored rows before them when a mean's gradient is asked for (with class weights, the weight
+/// totals instead, on every call). The optional terms (z-loss, softcap, class weights) run in every variant.
 /// Never overflows: every exponential is of x − max ≤ 0, and losses are formed as log Σ − (x − max).
 /// </summary>
 public sealed class FusedCrossEntropy : ICrossEntropy
