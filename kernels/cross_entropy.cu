@@ -33,11 +33,17 @@
 // Every fused variant takes
 //   (const float* x, int N, int C, int ldx, const int* labels, int ignore_index, float smoothing,
 //    float* loss /*N*/, float* lse /*N or null*/, float grad_scale, const int* valid_count /*null: 1*/,
-//    float* grad /*N×C, row stride ldg, or null for the forward only*/, int ldg, unsigned long long* status)
+//    float* grad /*N×C, row stride ldg, or null for the forward only*/, int ldg, unsigned long long* status,
+//    float z_loss_scale, float softcap, const float* class_weight /*C or null*/,
+//    const float* weight_totals /*2, with class_weight*/, float* z_loss /*N or null*/)
+// The last five are the optional terms (z-loss, logit softcapping, class weights; see XentTerms below);
+// 0, 0, null, null, null gives bitwise the results without them.
 // Launch shapes and the dispatch rule are softmax.cu's.
 // Shared by both paths, one block each, fixed summation order (no float atomics):
 //   xent_count_valid_i32    *count = number of rows with a label in [0, C) other than ignore_index
-//   xent_reduce_f32         *out = Σ loss (sum) or Σ loss / count (mean; 0 when every row is ignored)
+//   xent_weight_sum_f32     totals = {Σ_c w_c, Σ w_y over those rows (mean) or 1}: the class-weight totals
+//   xent_reduce_f32         *out = Σ loss (sum) or Σ loss / count (mean; 0 when every row is ignored), or
+//                           Σ loss / weight_totals[1] when weight_totals is not null
 //   xent_reduce_accumulate_f32  the same reduction, added (× weight) to device-side totals with the
 //                               call's bad-label status and a non-finite loss, so nothing is read per call
 //                           blockDim.x a power of two <= 1024 (1 is fine).
@@ -103,6 +109,108 @@ __device__ __forceinline__ XentGrad xent_grad(float grad_scale, const int* valid
     return XentGrad{xent_grad_scale(grad_scale, valid_count), off, 1.0f - smoothing + off};
 }
 
+// ---- the fused kernels' optional terms: z-loss, softcap, class weights --------
+//
+// The settings past PyTorch's basic ones, the fused kernels' last five arguments:
+//   z          z-loss scale (0: off): loss_r += z·lse_r², grad += 2·z·lse_r·p_c·scale (PaLM, Liger)
+//   cap        logit softcap (0: off): every logit becomes x' = cap·tanh(x / cap) before anything else
+//              (Gemma 2); the gradient gets the chain factor dx'/dx = 1 - (x'/cap)²
+//   w          class weights, C floats, or null (PyTorch's `weight`):
+//                loss_r = (1 - ε)·w_y·(lse - x_y) + (ε/C)·Σ_j w_j·(lse - x_j)
+//                grad_rc = (p_c·((1 - ε)·w_y + ε·W/C) - (1 - ε)·w_y·[c = y] - (ε/C)·w_c)·scale
+//              with W = Σ_j w_j = totals[0]; a mean divides by totals[1] = Σ_r w_{y_r}
+//   totals     from xent_weight_sum_f32 (required with w): {Σ_j w_j, the gradient's divisor}
+//   z_out      per-row z-loss term z·lse_r² (0 for an ignored row), or null
+// With z = 0, cap = 0 and w = null every result is bitwise what it is without them.
+struct XentTerms {
+    float z, cap;
+    const float* w;
+    const float* totals;
+    float* z_out;
+};
+
+// The per-logit transform: x itself, or the softcapped x (CAP is the kernel's compile-time switch, so the
+// uncapped kernels are the plain loops they were).
+template <bool CAP>
+__device__ __forceinline__ float xent_logit(float x, float cap) {
+    return CAP ? cap * row_tanh(x / cap) : x;
+}
+
+// Σ_j w_j·(x_j - m) for label smoothing: the weight of column c (1 without class weights).
+__device__ __forceinline__ float xent_class_weight(const float* w, int c) { return w ? w[c] : 1.0f; }
+
+// The row loss with every term: log_s, x_label_m as for xent_row_loss; shifted_sum = Σ_j w_j·(x'_j - m)
+// (w_j = 1 without class weights). Also writes the row's z-loss term when asked.
+__device__ __forceinline__ float xent_row_loss_terms(float s, float m, float log_s, float x_label_m, float shifted_sum,
+                                                     float smoothing, int C, int label, const XentTerms& t, int r) {
+    float loss;
+    if (!t.w) {
+        loss = xent_row_loss(s, log_s, x_label_m, shifted_sum, smoothing, C);
+    } else if (s == 0.0f) {
+        loss = -row_neg_inf();
+    } else {
+        float nll = t.w[label] * (log_s - x_label_m);
+        loss = smoothing == 0.0f ? nll
+                                 : (1.0f - smoothing) * nll +
+                                       smoothing / static_cast<float>(C) * (t.totals[0] * log_s - shifted_sum);
+    }
+    if (t.z != 0.0f) {
+        float lse = m + log_s;
+        float z_term = t.z * lse * lse;
+        loss += z_term;
+        if (t.z_out) t.z_out[r] = z_term;
+    } else if (t.z_out) {
+        t.z_out[r] = 0.0f;
+    }
+    return loss;
+}
+
+// The gradient of one row with every term:
+//   (p_c·pscale - target_c)·scale·(1 - tanh²(x_c/cap) when capped)
+// pscale = Σ_c target_c + 2·z·lse: exactly 1 without class weights and z-loss, so that those rows give the bits
+// of XentGrad. target_c = `on` at the label and `off` elsewhere, or with class weights
+// [c = y]·on + off·w_c (on = (1 - ε)·w_y, off = ε/C).
+template <bool CAP>
+struct XentGradTerms {
+    float scale, off, on, pscale, cap;
+    const float* w;
+    __device__ __forceinline__ float operator()(float p, int c, int label, float x) const {
+        return w ? at<true>(p, c, label, x) : at<false>(p, c, label, x);
+    }
+    // WEIGHTED: w is not null (loops over a row test it once, outside).
+    template <bool WEIGHTED>
+    __device__ __forceinline__ float at(float p, int c, int label, float x) const {
+        float target = WEIGHTED ? (c == label ? on : 0.0f) + off * w[c] : (c == label ? on : off);
+        float g = (p * pscale - target) * scale;
+        if (CAP) {
+            float th = row_tanh(x / cap);
+            g *= 1.0f - th * th;
+        }
+        return g;
+    }
+};
+
+template <bool CAP>
+__device__ __forceinline__ XentGradTerms<CAP> xent_grad_terms(float grad_scale, const int* valid_count, float smoothing,
+                                                              int C, int label, float s, float m, float log_s,
+                                                              const XentTerms& t) {
+    float off = smoothing / static_cast<float>(C);
+    float scale, on, pscale;
+    if (!t.w) {
+        scale = xent_grad_scale(grad_scale, valid_count);
+        on = 1.0f - smoothing + off;
+        pscale = 1.0f;
+    } else {
+        float divisor = t.totals[1];
+        scale = divisor != 0.0f ? grad_scale / divisor : 0.0f;
+        on = (1.0f - smoothing) * t.w[label];
+        pscale = on + off * t.totals[0];
+    }
+    // A row of all -inf has p = 0 and lse = -inf: its z-loss adds nothing to the gradient (not 0·inf = NaN).
+    if (t.z != 0.0f && s != 0.0f) pscale += 2.0f * t.z * (m + log_s);
+    return XentGradTerms<CAP>{scale, off, on, pscale, t.cap, t.w};
+}
+
 // ---- naive chain --------------------------------------------------------------
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_log_f32(const float* __restrict__ p, int N, int C, int ldp, float* __restrict__ logp,
@@ -152,42 +260,123 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_backward_f32(const fl
 
 // ---- fused: one thread per row ------------------------------------------------
 
-extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(const float* __restrict__ x, int N, int C, int ldx,
-                                                               const int* __restrict__ labels, int ignore_index,
-                                                               float smoothing, float* __restrict__ loss,
-                                                               float* __restrict__ lse, float grad_scale,
-                                                               const int* __restrict__ valid_count,
-                                                               float* __restrict__ grad, int ldg,
-                                                               unsigned long long* status) {
+#if defined(__CUDACC__)
+#define XENT_NO_UNROLL _Pragma("unroll 1")
+#else
+#define XENT_NO_UNROLL
+#endif
+
+#define XENT_PARAMS                                                                                           \
+    const float *x, int N, int C, int ldx, const int *labels, int ignore_index, float smoothing, float *loss, \
+        float *lse, float grad_scale, const int *valid_count, float *grad, int ldg, unsigned long long *status, \
+        float z_loss_scale, float softcap, const float *class_weight, const float *weight_totals, float *z_loss
+#define XENT_ARGS                                                                                         \
+    x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status, \
+        XentTerms{z_loss_scale, softcap, class_weight, weight_totals, z_loss}
+#define XENT_IMPL_PARAMS                                                                                       \
+    const float *__restrict__ x, int N, int C, int ldx, const int *__restrict__ labels, int ignore_index,      \
+        float smoothing, float *__restrict__ loss, float *__restrict__ lse, float grad_scale,                  \
+        const int *__restrict__ valid_count, float *__restrict__ grad, int ldg, unsigned long long *status,    \
+        const XentTerms &t
+// Each kernel runs its body capped or not: softcap = 0 takes the plain loops, bitwise as without the option.
+#define XENT_DISPATCH(body) \
+    if (softcap != 0.0f)    \
+        body<true>(XENT_ARGS); \
+    else                    \
+        body<false>(XENT_ARGS)
+
+// The softcapped row with a gradient: x' is computed once into the gradient row, every later pass reads it
+// there, and the chain factor is 1 - (x'/cap)^2 (three tanh per entry instead would cost 3x on the CPU device).
+__device__ __forceinline__ void xent_row_capped_grad(const float* __restrict__ xr, float* __restrict__ gr, int r, int C,
+                                                     int label, bool used, float smoothing, float* __restrict__ loss,
+                                                     float* __restrict__ lse, float grad_scale,
+                                                     const int* __restrict__ valid_count, const XentTerms& t) {
+    float cap = t.cap;
+    for (int c = 0; c < C; ++c) gr[c] = xent_logit<true>(xr[c], cap);
+    const float* xc = gr;
+    float m = row_max(xc, C);
+    float s = row_exp_sum(xc, m, nullptr, C);
+    float log_s = logf(s);
+    if (lse) lse[r] = m + log_s;
+    if (!used) {
+        loss[r] = 0.0f;
+        if (t.z_out) t.z_out[r] = 0.0f;
+        row_zero(gr, C);
+        return;
+    }
+    float shifted_sum = 0.0f;
+    if (smoothing != 0.0f) {
+        const float* w = t.w;
+        shifted_sum = w ? row_sum(C, [=](int c) { return w[c] * (xc[c] - m); }) : row_shifted_sum(xc, m, C);
+    }
+    loss[r] = xent_row_loss_terms(s, m, log_s, xc[label] - m, shifted_sum, smoothing, C, label, t, r);
+    XentGradTerms<false> g = xent_grad_terms<false>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t);
+    float inv = safe_reciprocal(s), inv_cap = 1.0f / cap;
+    auto at = [&](int c, bool weighted) {
+        float v = gr[c];
+        float p = row_exp(v - m) * inv;
+        float th = v * inv_cap;
+        float d = weighted ? g.template at<true>(p, c, label, 0.0f) : g.template at<false>(p, c, label, 0.0f);
+        return d * (1.0f - th * th);
+    };
+    if (g.w)
+        for (int c = 0; c < C; ++c) gr[c] = at(c, true);
+    else
+        for (int c = 0; c < C; ++c) gr[c] = at(c, false);
+}
+
+template <bool CAP>
+__device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
     const float* xr = x + static_cast<long long>(r) * ldx;
     float* gr = grad ? grad + static_cast<long long>(r) * ldg : nullptr;
     int label = labels[r];
     bool used = label_in_use(label, C, ignore_index, r, status, true);
-    float m = row_max(xr, C);
-    float s = row_exp_sum(xr, m, used ? gr : nullptr, C);  // gr holds exp(x - m) until scaled below
+    if (CAP && gr) {
+        xent_row_capped_grad(xr, gr, r, C, label, used, smoothing, loss, lse, grad_scale, valid_count, t);
+        return;
+    }
+    float cap = t.cap;
+    auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
+    float m = CAP ? row_max_of(C, xt) : row_max(xr, C);
+    // gr holds exp(x - m) until scaled below
+    float s = CAP ? row_exp_sum_of(C, xt, m, used ? gr : nullptr) : row_exp_sum(xr, m, used ? gr : nullptr, C);
     float log_s = logf(s);
     if (lse) lse[r] = m + log_s;
     if (!used) {
         loss[r] = 0.0f;
+        if (t.z_out) t.z_out[r] = 0.0f;
         if (gr) row_zero(gr, C);
         return;
     }
-    float shifted_sum = smoothing != 0.0f ? row_shifted_sum(xr, m, C) : 0.0f;
-    loss[r] = xent_row_loss(s, log_s, xr[label] - m, shifted_sum, smoothing, C);
+    float shifted_sum = 0.0f;
+    if (smoothing != 0.0f) {
+        const float* w = t.w;
+        if (w)
+            shifted_sum = row_sum(C, [=](int c) { return w[c] * (xt(c) - m); });
+        else
+            shifted_sum = CAP ? row_sum(C, [=](int c) { return xt(c) - m; }) : row_shifted_sum(xr, m, C);
+    }
+    loss[r] = xent_row_loss_terms(s, m, log_s, xt(label) - m, shifted_sum, smoothing, C, label, t, r);
     if (!gr) return;
-    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
+    XentGradTerms<CAP> g = xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t);
     float inv = safe_reciprocal(s);
-    for (int c = 0; c < C; ++c) gr[c] = g(gr[c] * inv, c, label);
+    // Two loops, so that the plain one stays free of the class-weight test (and vectorizes).
+    if (g.w)
+        for (int c = 0; c < C; ++c) gr[c] = g.template at<true>(gr[c] * inv, c, label, xr[c]);
+    else
+        for (int c = 0; c < C; ++c) gr[c] = g.template at<false>(gr[c] * inv, c, label, xr[c]);
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(XENT_PARAMS) {
+    XENT_DISPATCH(xent_row);
 }
 
 // ---- fused: one warp per row, the row in registers ----------------------------
 
-template <int VPT>
-__device__ __forceinline__ void xent_warp(const float* x, int N, int C, int ldx, const int* labels, int ignore_index,
-                                          float smoothing, float* loss, float* lse, float grad_scale,
-                                          const int* valid_count, float* grad, int ldg, unsigned long long* status) {
+template <int VPT, bool CAP>
+__device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
     int lane = threadIdx.x % 32;
     int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32;
     if (r >= N) return;  // whole warps leave together
@@ -199,49 +388,79 @@ __device__ __forceinline__ void xent_warp(const float* x, int N, int C, int ldx,
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         int c = lane + 32 * i;
-        v[i] = c < C ? xr[c] : row_neg_inf();
+        v[i] = c < C ? xent_logit<CAP>(xr[c], t.cap) : row_neg_inf();
         m = max2(v[i], m);
     }
     m = warp_max(m);
-    float s = 0.0f, shifted_sum = 0.0f;
+    float s = 0.0f, shifted_sum = 0.0f, weighted_sum = 0.0f;
+    // The class-weight terms read the row again in loops that are not unrolled: unrolled over the
+    // registers, their loads took _warp1024 from 127 to 219 registers (ptxas sizes for the worst branch).
+    if (t.w && smoothing != 0.0f) {
+        XENT_NO_UNROLL
+        for (int c = lane; c < C; c += 32) weighted_sum += t.w[c] * (xent_logit<CAP>(xr[c], t.cap) - m);
+    }
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         if (lane + 32 * i < C) shifted_sum += v[i] - m;
         v[i] = row_exp(v[i] - m);
         s += v[i];
     }
+    if (t.w) shifted_sum = weighted_sum;
     s = warp_sum(s);
     if (smoothing != 0.0f) shifted_sum = warp_sum(shifted_sum);
     float log_s = logf(s);
     if (lane == 0) {
         if (lse) lse[r] = m + log_s;
-        loss[r] = used ? xent_row_loss(s, log_s, xr[label] - m, shifted_sum, smoothing, C) : 0.0f;
+        if (used)
+            loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C,
+                                          label, t, r);
+        else {
+            loss[r] = 0.0f;
+            if (t.z_out) t.z_out[r] = 0.0f;
+        }
     }
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
+    XentGradTerms<CAP> g =
+        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t);
     float inv = safe_reciprocal(s);
+    // The class weights' ε/C·w_c part of the target and the cap's chain factor follow in a second pass that
+    // reads the row again (see above): the first writes (p·pscale - [c = y]·on - off)·scale, off = 0 with weights.
+    bool weight_pass = g.w && g.off != 0.0f;
+    XentGradTerms<false> g_plain{g.scale, g.w ? 0.0f : g.off, g.on, g.pscale, 0.0f, nullptr};
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         int c = lane + 32 * i;
-        if (c < C) gr[c] = used ? g(v[i] * inv, c, label) : 0.0f;
+        if (c < C) gr[c] = used ? g_plain.template at<false>(v[i] * inv, c, label, 0.0f) : 0.0f;
+    }
+    if (used && (CAP || weight_pass)) {
+        XENT_NO_UNROLL
+        for (int c = lane; c < C; c += 32) {
+            float d = gr[c];
+            if (weight_pass) d -= g.off * g.w[c] * g.scale;
+            if (CAP) {
+                float th = row_tanh(xr[c] / g.cap);
+                d *= 1.0f - th * th;
+            }
+            gr[c] = d;
+        }
     }
 }
 
-#define XENT_PARAMS                                                                                           \
-    const float *x, int N, int C, int ldx, const int *labels, int ignore_index, float smoothing, float *loss, \
-        float *lse, float grad_scale, const int *valid_count, float *grad, int ldg, unsigned long long *status
-#define XENT_ARGS x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status
+template <bool CAP> __device__ __forceinline__ void xent_warp32(XENT_IMPL_PARAMS) { xent_warp<1, CAP>(x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status, t); }
+template <bool CAP> __device__ __forceinline__ void xent_warp256(XENT_IMPL_PARAMS) { xent_warp<8, CAP>(x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status, t); }
+template <bool CAP> __device__ __forceinline__ void xent_warp1024(XENT_IMPL_PARAMS) { xent_warp<32, CAP>(x, N, C, ldx, labels, ignore_index, smoothing, loss, lse, grad_scale, valid_count, grad, ldg, status, t); }
 
-extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp32(XENT_PARAMS) { xent_warp<1>(XENT_ARGS); }
-extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp256(XENT_PARAMS) { xent_warp<8>(XENT_ARGS); }
-extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp1024(XENT_PARAMS) { xent_warp<32>(XENT_ARGS); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp32(XENT_PARAMS) { XENT_DISPATCH(xent_warp32); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp256(XENT_PARAMS) { XENT_DISPATCH(xent_warp256); }
+extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward_f32_warp1024(XENT_PARAMS) { XENT_DISPATCH(xent_warp1024); }
 
 // ---- fused: one block per row, the row in shared memory -----------------------
 
-extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
-    SHARPMAX_DYNAMIC_SHARED(float, row);
-    SHARPMAX_SHARED(float, scratch, 32);
+// row: the dynamic shared memory (C floats); scratch: 32 floats of static shared memory. Both are declared in
+// the kernel, so that its two instantiations share them.
+template <bool CAP>
+__device__ __forceinline__ void xent_block(XENT_IMPL_PARAMS, float* row, float* scratch) {
     int r = blockIdx.x;
     if (r >= N) return;  // whole blocks leave together
     const float* xr = x + static_cast<long long>(r) * ldx;
@@ -249,7 +468,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
     bool used = label_in_use(label, C, ignore_index, r, status, threadIdx.x == 0);
     float m = ROW_MAX_FLOOR;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float v = xr[c];
+        float v = xent_logit<CAP>(xr[c], t.cap);
         row[c] = v;
         m = max2(v, m);
     }
@@ -257,7 +476,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
     float s = 0.0f, shifted_sum = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float shifted = row[c] - m;
-        shifted_sum += shifted;
+        shifted_sum += xent_class_weight(t.w, c) * shifted;
         float e = row_exp(shifted);
         row[c] = e;
         s += e;
@@ -267,64 +486,107 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
     float log_s = logf(s);
     if (threadIdx.x == 0) {
         if (lse) lse[r] = m + log_s;
-        loss[r] = used ? xent_row_loss(s, log_s, xr[label] - m, shifted_sum, smoothing, C) : 0.0f;
+        if (used)
+            loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C,
+                                          label, t, r);
+        else {
+            loss[r] = 0.0f;
+            if (t.z_out) t.z_out[r] = 0.0f;
+        }
     }
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
+    XentGradTerms<CAP> g =
+        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t);
     float inv = safe_reciprocal(s);
     for (int c = threadIdx.x; c < C; c += blockDim.x)
-        gr[c] = used ? g(row[c] * inv, c, label) : 0.0f;
+        gr[c] = used ? g(row[c] * inv, c, label, CAP ? xr[c] : 0.0f) : 0.0f;
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
+    SHARPMAX_DYNAMIC_SHARED(float, row);
+    SHARPMAX_SHARED(float, scratch, 32);
+    if (softcap != 0.0f)
+        xent_block<true>(XENT_ARGS, row, scratch);
+    else
+        xent_block<false>(XENT_ARGS, row, scratch);
 }
 
 // ---- fused: one block per row, streaming (online softmax) ---------------------
 
 // One thread's share of the row, streamed once: online_add's (max, Σexp) and
-// Σ(x - max) over the count entries seen so far. When the max moves, the
-// earlier shifts move by count·(old - new): a term of the sign of the sum and
+// Σ w·(x - max) over the count entries seen so far, whose weights sum to seen
+// (w = 1 and seen = count without class weights). When the max moves, the
+// earlier shifts move by seen·(old - new): a term of the sign of the sum and
 // no larger than it, so nothing cancels. (Σx - C·max would: with |x| ~ 1e4 the
 // float Σx has already lost the digits of x - max that the loss needs.)
-__device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifted_sum, int count, float x) {
+__device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifted_sum, int count, float seen, float x,
+                                                float w) {
     if (x > acc.m) {
-        if (count > 0) shifted_sum += static_cast<float>(count) * (acc.m - x);
+        if (count > 0) shifted_sum += seen * (acc.m - x);
         acc.d = acc.d * row_exp(acc.m - x) + 1.0f;
         acc.m = x;
     } else {
         acc.d += row_exp(x - acc.m);
-        shifted_sum += x - acc.m;
+        shifted_sum += w * (x - acc.m);
     }
 }
 
-extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_online(XENT_PARAMS) {
-    SHARPMAX_SHARED(float, scratch, 64);
+// scratch: 64 floats of static shared memory, declared in the kernel (see xent_block).
+template <bool CAP>
+__device__ __forceinline__ void xent_online(XENT_IMPL_PARAMS, float* scratch) {
     int r = blockIdx.x;
     if (r >= N) return;
     const float* xr = x + static_cast<long long>(r) * ldx;
     int label = labels[r];
     bool used = label_in_use(label, C, ignore_index, r, status, threadIdx.x == 0);
     OnlineMaxSum acc{ROW_MAX_FLOOR, 0.0f};
-    float shifted_sum = 0.0f;  // Σ(x - acc.m) over this thread's entries
+    float shifted_sum = 0.0f;  // Σ w·(x - acc.m) over this thread's entries
+    float seen = 0.0f;         // Σ w over them
     int count = 0;
-    for (int c = threadIdx.x; c < C; c += blockDim.x) xent_online_add(acc, shifted_sum, count++, xr[c]);
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float w = xent_class_weight(t.w, c);
+        xent_online_add(acc, shifted_sum, count, t.w ? seen : static_cast<float>(count), xent_logit<CAP>(xr[c], t.cap), w);
+        ++count;
+        seen += w;
+    }
     float thread_m = acc.m;
     acc = block_online(acc, scratch);
     float m = acc.m, s = acc.d;
     if (smoothing != 0.0f) {
         // Rebase each thread's sum on the row max (same argument as above), then a fixed tree.
-        shifted_sum = count > 0 ? shifted_sum + static_cast<float>(count) * (thread_m - m) : 0.0f;
+        float rebase = t.w ? seen : static_cast<float>(count);
+        shifted_sum = count > 0 ? shifted_sum + rebase * (thread_m - m) : 0.0f;
         shifted_sum = block_sum(shifted_sum, scratch);
     }
     float log_s = logf(s);
     if (threadIdx.x == 0) {
         if (lse) lse[r] = m + log_s;
-        loss[r] = used ? xent_row_loss(s, log_s, xr[label] - m, shifted_sum, smoothing, C) : 0.0f;
+        if (used)
+            loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C,
+                                          label, t, r);
+        else {
+            loss[r] = 0.0f;
+            if (t.z_out) t.z_out[r] = 0.0f;
+        }
     }
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    XentGrad g = xent_grad(grad_scale, valid_count, smoothing, C);
+    XentGradTerms<CAP> g =
+        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t);
     float inv = safe_reciprocal(s);
-    for (int c = threadIdx.x; c < C; c += blockDim.x)
-        gr[c] = used ? g(row_exp(xr[c] - m) * inv, c, label) : 0.0f;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) {
+        float xc = xr[c];
+        gr[c] = used ? g(row_exp(xent_logit<CAP>(xc, t.cap) - m) * inv, c, label, xc) : 0.0f;
+    }
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_online(XENT_PARAMS) {
+    SHARPMAX_SHARED(float, scratch, 64);
+    if (softcap != 0.0f)
+        xent_online<true>(XENT_ARGS, scratch);
+    else
+        xent_online<false>(XENT_ARGS, scratch);
 }
 
 // ---- count and reduce: one block, a fixed tree --------------------------------
@@ -345,10 +607,47 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_count_valid_i32(const
     if (t == 0) *count = partial[0];
 }
 
+// Class-weight totals for the fused kernels and the reduction, in double and a fixed tree:
+// totals[0] = Σ_c w_c; totals[1] = Σ_r w_{y_r} over the rows with a label in [0, C) other than
+// ignore_index when mean != 0 (PyTorch's divisor of a weighted mean), else 1.
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_weight_sum_f32(const int* __restrict__ labels, int N, int C,
+                                                                          int ignore_index,
+                                                                          const float* __restrict__ class_weight,
+                                                                          int mean, float* __restrict__ totals) {
+    SHARPMAX_SHARED(double, partial, XENT_REDUCE_MAX_THREADS);
+    int t = threadIdx.x;
+    double sum = 0.0;
+    for (int c = t; c < C; c += blockDim.x) sum += class_weight[c];
+    partial[t] = sum;
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        __syncthreads();
+        if (t < stride) partial[t] += partial[t + stride];
+    }
+    __syncthreads();
+    double class_total = partial[0];
+    __syncthreads();
+    sum = 0.0;
+    for (int r = t; r < N; r += blockDim.x) {
+        int y = labels[r];
+        if (y != ignore_index && y >= 0 && y < C) sum += class_weight[y];
+    }
+    partial[t] = sum;
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        __syncthreads();
+        if (t < stride) partial[t] += partial[t + stride];
+    }
+    if (t == 0) {
+        totals[0] = static_cast<float>(class_total);
+        totals[1] = mean ? static_cast<float>(partial[0]) : 1.0f;
+    }
+}
+
 // Accumulates in double: the sum of N float losses keeps float precision.
+// A mean divides by the count of valid rows, or by weight_totals[1] (Σ w_y) when weight_totals is given.
 // The whole block calls it; thread 0 gets the reduced loss (the others 0).
 __device__ __forceinline__ float xent_reduce_block(const float* __restrict__ loss, const int* __restrict__ labels, int N, int C,
-                                                   int ignore_index, int mean, double* partial, int* partial_count) {
+                                                   int ignore_index, int mean, const float* weight_totals, double* partial,
+                                                   int* partial_count) {
     int t = threadIdx.x;
     double sum = 0.0;
     int n = 0;
@@ -367,14 +666,19 @@ __device__ __forceinline__ float xent_reduce_block(const float* __restrict__ los
     }
     if (t != 0) return 0.0f;
     if (!mean) return static_cast<float>(partial[0]);
+    if (weight_totals) {
+        double divisor = weight_totals[1];
+        return divisor != 0.0 ? static_cast<float>(partial[0] / divisor) : 0.0f;
+    }
     return partial_count[0] > 0 ? static_cast<float>(partial[0] / partial_count[0]) : 0.0f;
 }
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_f32(const float* __restrict__ loss, const int* __restrict__ labels, int N,
-                                           int C, int ignore_index, int mean, float* __restrict__ out) {
+                                           int C, int ignore_index, int mean, float* __restrict__ out,
+                                           const float* __restrict__ weight_totals) {
     SHARPMAX_SHARED(double, partial, XENT_REDUCE_MAX_THREADS);
     SHARPMAX_SHARED(int, partial_count, XENT_REDUCE_MAX_THREADS);
-    float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, partial, partial_count);
+    float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, weight_totals, partial, partial_count);
     if (threadIdx.x == 0) *out = reduced;
 }
 
@@ -394,10 +698,10 @@ struct xent_totals {
 // sum the host would form as Σ (double)loss · weight, in the same order.
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_reduce_accumulate_f32(const float* __restrict__ loss, const int* __restrict__ labels,
                                                       int N, int C, int ignore_index, int mean, double weight,
-                                                      xent_totals* totals) {
+                                                      xent_totals* totals, const float* __restrict__ weight_totals) {
     SHARPMAX_SHARED(double, partial, XENT_REDUCE_MAX_THREADS);
     SHARPMAX_SHARED(int, partial_count, XENT_REDUCE_MAX_THREADS);
-    float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, partial, partial_count);
+    float reduced = xent_reduce_block(loss, labels, N, C, ignore_index, mean, weight_totals, partial, partial_count);
     if (threadIdx.x != 0) return;
     int call = totals->calls;
     totals->loss_sum += static_cast<double>(reduced) * weight;
@@ -425,6 +729,7 @@ SHARPMAX_EXPORT(xent_fused_forward_backward_f32_warp1024, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_fused_forward_backward_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_fused_forward_backward_f32_online, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_count_valid_i32, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(xent_weight_sum_f32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_reduce_f32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_reduce_accumulate_f32, SHARPMAX_SYNC)
 // Static __shared__ bytes and launch bounds, for modules bound without PTX
@@ -432,6 +737,7 @@ SHARPMAX_EXPORT(xent_reduce_accumulate_f32, SHARPMAX_SYNC)
 SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_block, sizeof(float) * 32)
 SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_online, sizeof(float) * 64)
 SHARPMAX_STATIC_SHARED(xent_count_valid_i32, sizeof(int) * XENT_REDUCE_MAX_THREADS)
+SHARPMAX_STATIC_SHARED(xent_weight_sum_f32, sizeof(double) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_STATIC_SHARED(xent_reduce_f32, (sizeof(double) + sizeof(int)) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_STATIC_SHARED(xent_reduce_accumulate_f32, (sizeof(double) + sizeof(int)) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_LAUNCH_BOUNDS(xent_fused_forward_backward_f32_warp32, 256)

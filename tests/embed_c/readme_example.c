@@ -11,7 +11,7 @@ int main(void) {
     /* README begin */
     float x[6] = {2, 1, 0.1f, 0.5f, 2.5f, 0.3f}, loss[2], grad[6]; /* N = 2 rows, C = 3 classes */
     int y[2] = {0, 1}, n = 2, c = 3, ignore = -100;
-    float smoothing = 0, scale = 1;
+    float smoothing = 0, scale = 1, z_loss = 0, softcap = 0;
     SMdevice dev; SMcontext ctx; SMmodule mod; SMfunction f; SMdeviceptr dx, dy, dl, dg, ds, none = 0;
     smhost_cuInit(0); smhost_cuDeviceGet(&dev, 0); smhost_cuDevicePrimaryCtxRetain(&ctx, dev); smhost_cuCtxSetCurrent(ctx);
     smhost_cuModuleLoadDataEx(&mod, SMHOST_ALL_KERNELS_IMAGE, 0, NULL, NULL);  /* or cross_entropy.ptx's text */
@@ -19,7 +19,8 @@ int main(void) {
     smhost_cuMemAlloc_v2(&dx, sizeof x); smhost_cuMemAlloc_v2(&dy, sizeof y); smhost_cuMemAlloc_v2(&dl, sizeof loss);
     smhost_cuMemAlloc_v2(&dg, sizeof grad); smhost_cuMemAlloc_v2(&ds, 8); smhost_cuMemsetD8_v2(ds, 0, 8);
     smhost_cuMemcpyHtoD_v2(dx, x, sizeof x); smhost_cuMemcpyHtoD_v2(dy, y, sizeof y);
-    void* args[] = {&dx, &n, &c, &c, &dy, &ignore, &smoothing, &dl, &none, &scale, &none, &dg, &c, &ds};
+    void* args[] = {&dx, &n, &c, &c, &dy, &ignore, &smoothing, &dl, &none, &scale, &none, &dg, &c, &ds,
+                    &z_loss, &softcap, &none, &none, &none};  /* z-loss, softcap, class weights: off */
     smhost_cuLaunchKernel(f, 1, 1, 1, 32, 1, 1, 0, NULL, args, NULL);  /* one thread per row */
     smhost_cuMemcpyDtoH_v2(loss, dl, sizeof loss); smhost_cuMemcpyDtoH_v2(grad, dg, sizeof grad);
     /* README end */

@@ -335,11 +335,15 @@ int main(int argc, char** argv) {
     void* count_args[] = {&d_labels, &n, &c, &ignore_index, &d_count};
     CHECK(api.cuLaunchKernel(count_valid, 1, 1, 1, REDUCE_THREADS, 1, 1, 0, NULL, count_args, NULL));
     /* 2. the fused kernel: per-row loss, log-sum-exp and the gradient in one pass */
+    /* the last five: z-loss scale, softcap (0: off), class weights, their totals, per-row z-loss (null: none) */
+    float z_loss_scale = 0.0f, softcap = 0.0f;
+    SMdeviceptr none = 0;
     void* fused_args[] = {&d_x, &n, &c, &ld, &d_labels, &ignore_index, &smoothing, &d_loss,
-                          &d_lse, &grad_scale, &d_count, &d_grad, &ld, &d_status};
+                          &d_lse, &grad_scale, &d_count, &d_grad, &ld, &d_status,
+                          &z_loss_scale, &softcap, &none, &none, &none};
     CHECK(api.cuLaunchKernel(fused, shape.grid, 1, 1, shape.block, 1, 1, shape.shared_bytes, NULL, fused_args, NULL));
     /* 3. the mean over non-ignored rows, in a fixed order */
-    void* reduce_args[] = {&d_loss, &d_labels, &n, &c, &ignore_index, &mean, &d_mean};
+    void* reduce_args[] = {&d_loss, &d_labels, &n, &c, &ignore_index, &mean, &d_mean, &none /* no class weights */};
     CHECK(api.cuLaunchKernel(reduce, 1, 1, 1, REDUCE_THREADS, 1, 1, 0, NULL, reduce_args, NULL));
     CHECK(api.cuCtxSynchronize());
     printf("kernel         %s  grid %u  block %u  shared %u bytes\n", kernel_name, shape.grid, shape.block,

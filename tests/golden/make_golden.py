@@ -96,6 +96,26 @@ linear_backward_input_relu_f32_*), in linear_relu_values.csv as above:
                                           about half of it is 0)
   The exact sums are correctly rounded as for the linear cases; relu and the
   mask are exact. Cases include the MLP's shapes in miniature and u8 input.
+Cross-entropy terms (the fused kernels' z-loss, logit softcapping and class
+weights; docs/softmax-and-cross-entropy.md), written by write_xent_terms:
+  x'_j       = cap * tanh(x_j / cap)                (cap = 0: off, x'_j = x_j)
+  lse_r      = log sum_j exp(x'_rj)
+  loss_r     = (1 - eps) * w_y * (lse_r - x'_r,y) + (eps / C) * sum_j w_j * (lse_r - x'_rj)
+               + z * lse_r^2                       (0 for an ignored row; w = 1 without weights)
+  z_loss_r   = z * lse_r^2                         (0 for an ignored row)
+  mean       = sum_r loss_r / sum_r w_{y_r} over non-ignored rows (0 when that is 0)
+  grad_rj    = (p_rj * ((1 - eps) * w_y + eps * W / C + 2 * z * lse_r)
+                - (1 - eps) * w_y * [j == y] - (eps / C) * w_j) * (1 - tanh^2(x_rj / cap)) * scale
+               W = sum_j w_j, scale = 1 / divisor for mean, 1 otherwise; a fully
+               masked row (all -inf, no cap) has p = 0 and no z-loss gradient.
+  This is PyTorch's F.cross_entropy(x', y, weight=w, label_smoothing=eps) plus
+  z * logsumexp(x')^2 per row; when torch is importable the script checks every
+  case whose capped logits are finite against it (autograd for the gradient),
+  and the files do not depend on whether it ran.
+  xent_terms_cases.csv   shape, reduction, eps, z, cap, divisor, reduced loss
+  xent_terms_weights.csv case,class,weight (weighted cases only)
+  xent_terms_rows.csv    per row: label, lse, loss, z_loss
+  xent_terms_values.csv  per element: logit (float32 input) and gradient
 """
 
 import csv
@@ -513,9 +533,166 @@ def write_linear_relu():
     write_csv("linear_relu_values.csv", ["case", "tensor", "row", "col", "value"], values)
 
 
+# ----------------------------------------------------------------- cross-entropy terms
+
+def xent_terms_row(x, y, c, eps, z, cap, w, w_total, scale):
+    """Exact float64 loss, lse, z-term and gradient of one row with the optional terms."""
+    xc = [cap * math.tanh(v / cap) if cap else v for v in x]
+    m = max(xc)
+    masked = m == -math.inf
+    if masked:
+        lse, p = m, [0.0] * c
+    else:
+        exps = [math.exp(v - m) for v in xc]
+        s = math.fsum(exps)
+        log_s = math.log(s)
+        lse = m + log_s
+        p = [e / s for e in exps]
+    if y == IGNORE_INDEX:
+        return lse, 0.0, 0.0, [0.0] * c
+    if masked:
+        loss = math.inf
+    else:
+        loss = (1.0 - eps) * w[y] * ((m - xc[y]) + log_s)
+        if eps != 0.0:
+            loss += eps / c * math.fsum(w[j] * ((m - xc[j]) + log_s) for j in range(c))
+    z_term = z * lse * lse if z else 0.0
+    loss += z_term
+    pscale = (1.0 - eps) * w[y] + eps * w_total / c + (0.0 if masked else 2.0 * z * lse)
+    grad = []
+    for j in range(c):
+        g = p[j] * pscale - ((1.0 - eps) * w[y] if j == y else 0.0) - eps / c * w[j]
+        if cap:
+            t = math.tanh(x[j] / cap)
+            g *= 1.0 - t * t
+        grad.append(g * scale)
+    return lse, loss, z_term, grad
+
+
+def class_weights(seed, c):
+    """Seeded float32 weights in [0.25, 2)."""
+    return [float(np.float32(1.125 + 0.875 * float(v))) for v in golden_uniform(seed, c, 1.0)]
+
+
+def xent_terms_cases():
+    inf = float("inf")
+    c10_labels = [0, 9, IGNORE_INDEX, 3, 9, 0, 5]
+    extreme = {(0, 4): 1e4, (1, 4): -1e4, (1, 7): 1e4, **{(2, col): (1e4 if col % 2 == 0 else -1e4) for col in range(10)}}
+    # name, n, c, labels, reduction, eps, z, cap, weights, logits seed, logits scale, patches, description
+    yield ("terms_zloss_c10_n7_mean", 7, 10, c10_labels, "mean", 0.0, 1e-2, 0.0, None, 10, 8.0, {},
+           "z-loss 0.01, labels 0, C-1 and an ignored row")
+    yield ("terms_zloss_extreme_none", 3, 10, [4, 2, 0], "none", 0.1, 1e-4, 0.0, None, 20, 8.0, extreme,
+           "z-loss 1e-4 on +-1e4 logits (lse ~ 1e4: z*lse^2 ~ 1e4), label smoothing 0.1")
+    yield ("terms_softcap_c10_n7_sum", 7, 10, c10_labels, "sum", 0.0, 0.0, 5.0, None, 60, 16.0,
+           {(0, 3): 1e4, (1, 2): -1e4, (3, 3): -1e4}, "softcap 5 on logits up to +-16 and +-1e4 (the label's among them)")
+    yield ("terms_softcap_neginf_none", 4, 10, [2, 0, 7, IGNORE_INDEX], "none", 0.1, 0.0, 3.0, None, 61, 8.0,
+           {**{(0, col): -inf for col in range(10)}, (1, 0): -inf, (2, 1): -inf, (3, 3): -inf},
+           "softcap 3: an all -inf row is uniform, a label at -inf has a finite loss")
+    yield ("terms_weights_c10_n7_mean", 7, 10, c10_labels, "mean", 0.0, 0.0, 0.0, 70, 10, 8.0, {},
+           "class weights in [0.25, 2): mean over sum of w_y")
+    yield ("terms_weights_smooth_c10_n7_mean", 7, 10, c10_labels, "mean", 0.1, 0.0, 0.0, 71, 10, 8.0, {},
+           "class weights with label smoothing 0.1 (PyTorch weights class j's smoothing term by w_j)")
+    yield ("terms_weights_smooth_c10_n5_sum", 5, 10, [9, 0, IGNORE_INDEX, 1, 2], "sum", 0.2, 0.0, 0.0, 72, 4, 16.0, {},
+           "class weights, label smoothing 0.2, sum")
+    yield ("terms_weights_smooth_extreme_none", 3, 10, [4, 2, 0], "none", 0.1, 0.0, 0.0, 73, 20, 8.0, extreme,
+           "class weights, label smoothing 0.1, +-1e4 logits")
+    yield ("terms_all_c1000_n3_mean", 3, 1000, [0, 999, IGNORE_INDEX], "mean", 0.1, 1e-4, 30.0, 74, 1001, 64.0, {(1, 999): 1e4},
+           "every term: z 1e-4, softcap 30, class weights, label smoothing 0.1, C = 1000")
+    yield ("terms_c1_n3_mean", 3, 1, [0, 0, IGNORE_INDEX], "mean", 0.0, 0.1, 2.0, 75, 2, 8.0, {},
+           "C = 1 with every term: loss z*cap^2*tanh^2(x/cap), gradient through the z-loss only")
+    yield ("terms_weights_zero_mean", 3, 4, [1, 1, IGNORE_INDEX], "mean", 0.0, 0.0, 0.0, "zero_at_1", 3, 8.0, {},
+           "the used rows' weights sum to 0: the mean is 0 with a zero gradient (PyTorch: NaN)")
+
+
+def torch_check(name, logits, labels, reduction, eps, z, cap, weights, loss, row_losses, grads):
+    """Compares one case with PyTorch's float64 cross-entropy (+ z-loss), autograd for the gradient."""
+    import torch
+    import torch.nn.functional as F
+    x = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    xc = cap * torch.tanh(x / cap) if cap else x
+    if not bool(torch.isfinite(xc).all()):
+        return False
+    y = torch.tensor(labels, dtype=torch.int64)
+    w = torch.tensor(weights, dtype=torch.float64) if weights is not None else None
+    used = y != IGNORE_INDEX
+    rows = F.cross_entropy(xc, y, weight=w, reduction="none", label_smoothing=eps)
+    lse = torch.logsumexp(xc, dim=1)
+    rows = rows + torch.where(used, z * lse * lse, torch.zeros_like(lse))
+    if reduction == "mean":
+        divisor = (w[y.clamp(min=0)] if w is not None else torch.ones_like(lse))[used].sum()
+        if float(divisor) == 0.0:
+            return False
+        reduced = rows.sum() / divisor
+        # PyTorch's own weighted mean, for the rows' part (z-loss aside): the same divisor.
+        torch_mean = F.cross_entropy(xc, y, weight=w, reduction="mean", label_smoothing=eps)
+        plain = (rows - torch.where(used, z * lse * lse, torch.zeros_like(lse))).sum() / divisor
+        assert math.isclose(float(torch_mean), float(plain), rel_tol=1e-12), (name, "PyTorch's weighted mean")
+    else:
+        reduced = rows.sum()
+    reduced.backward()
+    assert math.isclose(float(reduced), loss, rel_tol=1e-12, abs_tol=1e-12), (name, float(reduced), loss)
+    for r, v in enumerate(rows.tolist()):
+        assert math.isclose(v, row_losses[r], rel_tol=1e-12, abs_tol=1e-12), (name, r, v, row_losses[r])
+    for r, row in enumerate(x.grad.tolist()):
+        for j, g in enumerate(row):
+            assert math.isclose(g, grads[r][j], rel_tol=1e-9, abs_tol=1e-14), (name, r, j, g, grads[r][j])
+    return True
+
+
+def write_xent_terms():
+    try:
+        import torch  # noqa: F401
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    cases, weight_rows, row_rows, value_rows, checked = [], [], [], [], []
+    for (name, n, c, labels, reduction, eps, z, cap, wseed, seed, scale, patches, description) in xent_terms_cases():
+        logits = golden_uniform(seed, n * c, scale).reshape(n, c)
+        for (r, col), v in patches.items():
+            logits[r, col] = np.float32(v)
+        if wseed is None:
+            weights = None
+        elif wseed == "zero_at_1":
+            weights = [1.0, 0.0, 1.0, 1.0]
+        else:
+            weights = class_weights(wseed, c)
+        w = weights if weights is not None else [1.0] * c
+        w_total = math.fsum(w)
+        divisor = math.fsum(w[y] for y in labels if y != IGNORE_INDEX) if reduction == "mean" else 1.0
+        grad_scale = 1.0 / divisor if divisor else 0.0
+        row_losses, grads = [], []
+        for r in range(n):
+            x = [float(v) for v in logits[r]]
+            lse, loss, z_term, grad = xent_terms_row(x, labels[r], c, eps, z, cap, w, w_total, grad_scale)
+            row_losses.append(loss)
+            grads.append(grad)
+            row_rows.append([name, r, labels[r], fmt64(lse), fmt64(loss), fmt64(z_term)])
+            for col in range(c):
+                value_rows.append([name, r, col, fmt32(logits[r, col]), fmt64(grad[col])])
+        total = math.fsum(row_losses)
+        loss = total * grad_scale if reduction == "mean" else total
+        if weights is not None:
+            weight_rows.extend([name, j, fmt32(v)] for j, v in enumerate(weights))
+        cases.append([name, n, c, reduction, IGNORE_INDEX, fmt64(eps), fmt64(z), fmt64(cap), fmt64(divisor),
+                      fmt64(loss), description])
+        if have_torch and torch_check(name, [[float(v) for v in row] for row in logits], labels, reduction, eps, z, cap,
+                                      weights, loss, row_losses, grads):
+            checked.append(name)
+    write_csv("xent_terms_cases.csv", ["case", "n", "c", "reduction", "ignore_index", "label_smoothing", "z_loss_scale",
+                                       "softcap", "divisor", "loss", "description"], cases)
+    write_csv("xent_terms_weights.csv", ["case", "class", "weight"], weight_rows)
+    write_csv("xent_terms_rows.csv", ["case", "row", "label", "lse", "loss", "z_loss"], row_rows)
+    write_csv("xent_terms_values.csv", ["case", "row", "col", "logit", "grad"], value_rows)
+    if have_torch:
+        print(f"xent terms: {len(checked)} of {len(cases)} cases match PyTorch {torch.__version__}: {', '.join(checked)}")
+    else:
+        print("xent terms: torch is not importable; the cases are the formulas above, unchecked against PyTorch")
+
+
 if __name__ == "__main__":
     write_xent()
     write_linear()
     write_sgd()
     write_relu()
     write_linear_relu()
+    write_xent_terms()

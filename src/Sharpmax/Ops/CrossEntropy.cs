@@ -33,6 +33,24 @@ public sealed record CrossEntropyOptions
 
     /// <summary>The fused kernel that runs (fused implementation only); Auto applies the dispatch rules.</summary>
     public RowKernelVariant Variant { get; init; } = RowKernelVariant.Auto;
+
+    /// <summary>z ≥ 0, the z-loss scale (PaLM, Liger's <c>lse_square_scale</c>): each non-ignored row's loss gains
+    /// z·lse², lse the row's log-sum-exp, and its gradient 2·z·lse·softmax. 0 (the default) is off, bitwise.
+    /// Fused implementation only.</summary>
+    public float ZLossScale { get; init; }
+
+    /// <summary>cap &gt; 0: every logit becomes cap·tanh(x / cap) before anything else (Gemma 2's final-logit
+    /// softcapping), and the gradient gets the chain factor 1 − tanh²(x / cap). Null or 0 (the default) is off,
+    /// bitwise. Fused implementation only.</summary>
+    public float? Softcap { get; init; }
+
+    /// <summary>PyTorch's <c>weight</c>: C floats on the op's device, one per class (at least C; the first C are
+    /// used). A row's loss is scaled by w[y] (label smoothing weights its class-j term by w[j]) and a mean divides
+    /// by Σ w[y] over the non-ignored rows (0 when that is 0). Null (the default) is off. Fused implementation only.</summary>
+    public DeviceBuffer<float>? ClassWeights { get; init; }
+
+    /// <summary>True when a fused-only term (z-loss, softcap, class weights) is on.</summary>
+    internal bool HasFusedOnlyTerms => ZLossScale != 0f || (Softcap ?? 0f) != 0f || ClassWeights is not null;
 }
 
 /// <summary>
@@ -126,11 +144,13 @@ public interface ICrossEntropy : IDisposable
 internal sealed class CrossEntropyCore : IDisposable
 {
     // Result buffer layout (ints): [0..1] the label status (u64, see cross_entropy.cu), [2] the reduced loss
-    // (float bits), [3] the count of non-ignored rows. One copy to the host reads all of it.
+    // (float bits), [3] the count of non-ignored rows, [4..5] the class-weight totals (two floats, from
+    // xent_weight_sum_f32). One copy to the host reads all of it.
     private const int StatusOffset = 0;
     private const int LossOffset = 2;
     private const int CountOffset = 3;
-    private const int ResultInts = 4;
+    private const int WeightTotalsOffset = 4;
+    private const int ResultInts = 6;
 
     private readonly DeviceBuffer<int> _result;
     private DeviceBuffer<float>? _rowLoss;
@@ -145,6 +165,12 @@ internal sealed class CrossEntropyCore : IDisposable
             throw new ArgumentOutOfRangeException(nameof(options), options.LabelSmoothing, "LabelSmoothing must be in [0, 1].");
         if (options.Reduction is not (Reduction.None or Reduction.Mean or Reduction.Sum))
             throw new ArgumentOutOfRangeException(nameof(options), options.Reduction, "Unknown reduction.");
+        if (!(float.IsFinite(options.ZLossScale) && options.ZLossScale >= 0f))
+            throw new ArgumentOutOfRangeException(nameof(options), options.ZLossScale, "ZLossScale must be finite and at least 0.");
+        if (options.Softcap is float cap && !(cap == 0f || (float.IsFinite(cap) && cap > 0f)))
+            throw new ArgumentOutOfRangeException(nameof(options), cap, "Softcap must be null, 0 (off) or finite and above 0.");
+        if (options.ClassWeights is { } weights)
+            RowShapes.SameDevice(device, weights.Device, nameof(CrossEntropyOptions.ClassWeights));
         Device = device;
         Options = options;
         _result = device.AllocateZeroed<int>(ResultInts);
@@ -173,6 +199,28 @@ internal sealed class CrossEntropyCore : IDisposable
 
     public KernelArg ValidCount => _result.At(CountOffset);
 
+    /// <summary>The class-weight totals the fused kernel and the reduction read, or a null pointer without class weights.</summary>
+    public KernelArg WeightTotals => Options.ClassWeights is null ? KernelArg.FromUInt64(0) : _result.At(WeightTotalsOffset);
+
+    /// <summary>Checks the class weights against C and launches xent_weight_sum_f32 (Σ_c w_c and a mean's divisor
+    /// Σ w_y); a no-op without class weights.</summary>
+    public void ComputeWeightTotals(DeviceBuffer<int> labels, int n, int c)
+    {
+        if (Options.ClassWeights is not { } weights)
+            return;
+        int threads = RowDispatch.ReduceThreads(Device);
+        int mean = Options.Reduction == Reduction.Mean ? 1 : 0;
+        Device.Launch(Device.Kernel("xent_weight_sum_f32"), 1, threads, 0, labels, n, c, Options.IgnoreIndex, weights, mean, WeightTotals);
+    }
+
+    /// <summary>Checks that the class weights, if any, hold C floats.</summary>
+    public void CheckClassWeights(int c)
+    {
+        if (Options.ClassWeights is { } weights && weights.Length < c)
+            throw new ArgumentException(
+                string.Create(CultureInfo.InvariantCulture, $"ClassWeights holds {weights.Length} floats, but the logits have C = {c} classes: one per class needs {c}."));
+    }
+
     /// <summary>The label status for a row kernel: the per-call slot of <paramref name="totals"/> for a device-side
     /// call (the accumulating reduction clears it), else <see cref="Status"/>.</summary>
     public KernelArg StatusFor(CrossEntropyTotals? totals) => totals is null ? Status : totals.Status;
@@ -194,7 +242,8 @@ internal sealed class CrossEntropyCore : IDisposable
         int threads = RowDispatch.ReduceThreads(Device);
         int mean = Options.Reduction == Reduction.Mean ? 1 : 0;
         Device.Launch(Device.Kernel("xent_reduce_accumulate_f32"), 1, threads, 0,
-            rowLoss is null ? KernelArg.FromUInt64(0) : rowLoss, labels, n, c, Options.IgnoreIndex, mean, weight, totals.Argument);
+            rowLoss is null ? KernelArg.FromUInt64(0) : rowLoss, labels, n, c, Options.IgnoreIndex, mean, weight, totals.Argument,
+            rowLoss is null ? KernelArg.FromUInt64(0) : WeightTotals);
     }
 
     /// <summary>Checks a device-side call (<c>ForwardInto</c>, <c>ForwardBackwardInto</c>) and resolves its
@@ -215,6 +264,7 @@ internal sealed class CrossEntropyCore : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ld = RowShapes.Stride(n, c, ld, nameof(ld));
+        CheckClassWeights(c);
         RowShapes.Matrix(Device, logits, n, c, ld, nameof(logits), "the logits");
         RowShapes.PerRow(Device, labels, n, c, nameof(labels), "labels");
         if (rowLoss is not null)
@@ -260,7 +310,7 @@ internal sealed class CrossEntropyCore : IDisposable
         int threads = RowDispatch.ReduceThreads(Device);
         int mean = Options.Reduction == Reduction.Mean ? 1 : 0;
         Device.Launch(Device.Kernel("xent_reduce_f32"), 1, threads, 0, rowLoss, labels, n, c, Options.IgnoreIndex, mean,
-            _result.At(LossOffset));
+            _result.At(LossOffset), WeightTotals);
         Span<int> result = stackalloc int[ResultInts];
         _result.CopyTo(result);
         ulong status = (uint)result[StatusOffset] | ((ulong)(uint)result[StatusOffset + 1] << 32);

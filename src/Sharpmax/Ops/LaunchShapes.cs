@@ -23,7 +23,7 @@ internal static class LaunchShapes
         }
         foreach (var kernel in new[] { "softmax_rowmax_f32", "softmax_expsum_f32", "softmax_normalize_f32", "xent_log_f32", "xent_nll_gather_f32", "xent_backward_f32" })
             yield return (kernel, threadPerRow);
-        foreach (var kernel in new[] { "xent_count_valid_i32", "xent_reduce_f32" })
+        foreach (var kernel in new[] { "xent_count_valid_i32", "xent_weight_sum_f32", "xent_reduce_f32" })
             yield return (kernel, cuda ? RowDispatch.CudaReduceThreads : 1);
         foreach (var kernel in new[] { "sgd_update_f32", "argmax_forward_f32", "accuracy_forward_f32", "gather_forward_i32", "relu_forward_f32", "relu_backward_f32" })
             yield return (kernel, cuda ? ContiguousRuns.CudaBlock : 1);

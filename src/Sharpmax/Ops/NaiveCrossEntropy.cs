@@ -17,8 +17,11 @@ public sealed class NaiveCrossEntropy : ICrossEntropy
     /// <param name="device">The device its launches run on.</param>
     /// <param name="options">Reduction, ignore index and label smoothing; defaults when null.</param>
     /// <exception cref="ArgumentOutOfRangeException">LabelSmoothing is outside [0, 1].</exception>
+    /// <exception cref="NotSupportedException">A fused-only option (z-loss, softcap, class weights) is set.</exception>
     public NaiveCrossEntropy(Device device, CrossEntropyOptions? options = null)
     {
+        if (options is { HasFusedOnlyTerms: true })
+            throw new NotSupportedException("ZLossScale, Softcap and ClassWeights are fused-only: use FusedCrossEntropy.");
         _core = new CrossEntropyCore(device, options ?? new CrossEntropyOptions());
         _softmax = new Softmax(device);
     }
