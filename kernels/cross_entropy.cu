@@ -165,6 +165,25 @@ __device__ __forceinline__ float xent_row_loss_terms(float s, float m, float log
     return loss;
 }
 
+// An ignored (or bad-label) row's outputs: loss 0, and z-loss term 0 when asked.
+__device__ __forceinline__ void xent_store_unused_row(float* loss, const XentTerms& t, int r) {
+    loss[r] = 0.0f;
+    if (t.z_out) t.z_out[r] = 0.0f;
+}
+
+// What the row's leader thread writes once the row's max m, Σexp s and log s are known: the lse (when asked)
+// and the loss with every term, or the ignored row's zeros. xr is the raw row (its label logit is capped here).
+template <bool CAP>
+__device__ __forceinline__ void xent_store_row(float* loss, float* lse, int r, bool used, float s, float m, float log_s,
+                                               const float* xr, int label, float shifted_sum, float smoothing, int C,
+                                               const XentTerms& t) {
+    if (lse) lse[r] = m + log_s;
+    if (used)
+        loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C, label, t, r);
+    else
+        xent_store_unused_row(loss, t, r);
+}
+
 // The gradient of one row with every term:
 //   (p_c·pscale - target_c)·scale·(1 - tanh²(x_c/cap) when capped)
 // pscale = Σ_c target_c + 2·z·lse: exactly 1 without class weights and z-loss, so that those rows give the bits
@@ -299,8 +318,7 @@ __device__ __forceinline__ void xent_row_capped_grad(const float* __restrict__ x
     float log_s = logf(s);
     if (lse) lse[r] = m + log_s;
     if (!used) {
-        loss[r] = 0.0f;
-        if (t.z_out) t.z_out[r] = 0.0f;
+        xent_store_unused_row(loss, t, r);
         row_zero(gr, C);
         return;
     }
@@ -345,8 +363,7 @@ __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     float log_s = logf(s);
     if (lse) lse[r] = m + log_s;
     if (!used) {
-        loss[r] = 0.0f;
-        if (t.z_out) t.z_out[r] = 0.0f;
+        xent_store_unused_row(loss, t, r);
         if (gr) row_zero(gr, C);
         return;
     }
@@ -409,16 +426,7 @@ __device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
     s = warp_sum(s);
     if (smoothing != 0.0f) shifted_sum = warp_sum(shifted_sum);
     float log_s = logf(s);
-    if (lane == 0) {
-        if (lse) lse[r] = m + log_s;
-        if (used)
-            loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C,
-                                          label, t, r);
-        else {
-            loss[r] = 0.0f;
-            if (t.z_out) t.z_out[r] = 0.0f;
-        }
-    }
+    if (lane == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
     XentGradTerms<CAP> g =
@@ -484,16 +492,7 @@ __device__ __forceinline__ void xent_block(XENT_IMPL_PARAMS, float* row, float* 
     s = block_sum(s, scratch);
     if (smoothing != 0.0f) shifted_sum = block_sum(shifted_sum, scratch);
     float log_s = logf(s);
-    if (threadIdx.x == 0) {
-        if (lse) lse[r] = m + log_s;
-        if (used)
-            loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C,
-                                          label, t, r);
-        else {
-            loss[r] = 0.0f;
-            if (t.z_out) t.z_out[r] = 0.0f;
-        }
-    }
+    if (threadIdx.x == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
     XentGradTerms<CAP> g =
@@ -560,16 +559,7 @@ __device__ __forceinline__ void xent_online(XENT_IMPL_PARAMS, float* scratch) {
         shifted_sum = block_sum(shifted_sum, scratch);
     }
     float log_s = logf(s);
-    if (threadIdx.x == 0) {
-        if (lse) lse[r] = m + log_s;
-        if (used)
-            loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C,
-                                          label, t, r);
-        else {
-            loss[r] = 0.0f;
-            if (t.z_out) t.z_out[r] = 0.0f;
-        }
-    }
+    if (threadIdx.x == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
     XentGradTerms<CAP> g =

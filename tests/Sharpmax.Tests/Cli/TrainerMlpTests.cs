@@ -14,18 +14,7 @@ public sealed class TrainerMlpTests(DeviceKind kind) : DeviceTestBase(kind)
 {
     private const int K = 784, C = 10;
 
-    /// <summary>Random pixels and labels: not learnable, but every number of the step gets exercised.</summary>
-    private static FashionMnist Synthetic(int train, int test, int seed)
-    {
-        var random = new Random(seed);
-        LabeledImages Set(int count)
-        {
-            var pixels = new byte[count * K];
-            random.NextBytes(pixels);
-            return new LabeledImages(pixels, Enumerable.Range(0, count).Select(_ => (byte)random.Next(C)).ToArray());
-        }
-        return new FashionMnist(Set(train), Set(test));
-    }
+    private static FashionMnist Synthetic(int train, int test, int seed) => SyntheticData.RandomImages(train, test, seed);
 
     [TestCase(new[] { 32 })]
     [TestCase(new[] { 24, 16 })]

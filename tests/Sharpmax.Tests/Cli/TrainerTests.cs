@@ -10,18 +10,7 @@ public sealed class TrainerTests(DeviceKind kind) : DeviceTestBase(kind)
 {
     private const int K = 784, C = 10;
 
-    /// <summary>Random pixels and labels: not learnable, but every number in the recipe gets exercised.</summary>
-    private static FashionMnist Synthetic(int train, int test, int seed)
-    {
-        var random = new Random(seed);
-        LabeledImages Set(int count)
-        {
-            var pixels = new byte[count * K];
-            random.NextBytes(pixels);
-            return new LabeledImages(pixels, Enumerable.Range(0, count).Select(_ => (byte)random.Next(C)).ToArray());
-        }
-        return new FashionMnist(Set(train), Set(test));
-    }
+    private static FashionMnist Synthetic(int train, int test, int seed) => SyntheticData.RandomImages(train, test, seed);
 
     // 50 images in batches of 16: three full batches and a last one of 2, which must be averaged over its own 2 rows.
     [TestCase(LossKind.Fused, 0f, 0f)]
