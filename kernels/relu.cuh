@@ -3,10 +3,14 @@
 // Templates on the element type; a bf16 pass instantiates them for it.
 #pragma once
 
-// max(v, 0): NaN stays NaN (as torch.relu), −0 becomes +0.
+// max(v, 0): NaN stays NaN (as torch.relu), −0 becomes +0. One comparison,
+// `!(v <= 0)` (true for v > 0 and for NaN), so the compiler selects instead of
+// branching: `v > 0 || v != v` branched per element in the fused linear
+// epilogue, a mispredict on about half of them (the fused forward was 1.45×
+// the separate kernels' time).
 template <class T>
 __device__ __forceinline__ T relu_value(T v) {
-    return (v > T(0) || v != v) ? v : T(0);
+    return !(v <= T{}) ? v : T{};
 }
 
 // The gradient through a ReLU whose output (or input: the same sign) was `a`:
