@@ -306,9 +306,15 @@ struct SimdRowsA {
         // A full block has a constant length: vector moves (conversions). With the length variable the compiler
         // copied f32 rows with `rep movsq`, whose start-up cost exceeded the 16 products a value feeds: it
         // doubled the forward's time at C = 10 and C = 256.
+        // Through a register (load_lanes, then store_to): converting byte by byte into `block`, GCC had to
+        // assume each float store may change the bytes still to read (a char pointer aliases anything) and left
+        // the u8 forward's conversion scalar (one vcvtusi2ss per value), twice the f32 forward's time.
         if (depth == SIMD_TILE) {
-            for (int r = 0; r < R; ++r)
-                for (int q = 0; q < SIMD_TILE; ++q) block[r][q] = static_cast<float>(row[r][p0 + q]);
+            for (int r = 0; r < R; ++r) {
+                Lanes v;
+                load_lanes(v, row[r] + p0);
+                store_to(block[r], v);
+            }
             return;
         }
         for (int r = 0; r < R; ++r)
