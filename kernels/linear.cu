@@ -39,6 +39,8 @@
 //           pointer per row (no clamped column indices to reload): R = 10 is
 //           there so that C = 10 (the trainer's) takes that path.
 //           A values of u8 X are converted 16 at a time into a small local block.
+//           u8 weight: each gathered row's 64-byte stripe is converted once into a
+//           float tile of 64 rows in L1, which the f32 loop then reads (same sums).
 //   backward bias has one kernel: one thread per column, rows in order.
 // u8 variants other than _naive sum raw bytes and multiply by scale once per
 // output (exact integers in the sum, one rounding for the scale).
