@@ -453,6 +453,15 @@ __device__ __forceinline__ void forward_simd(const X& x, float scale, const floa
         out.bad[r] = p == nullptr;
         rows.row[r] = p ? p : x.any_row();
     }
+#if !defined(__CUDACC__) && (defined(__GNUC__) || defined(__clang__))
+    // Gathered u8 rows are random rows of the whole set, mostly not in cache: the thread of the next row group
+    // (run next on this worker, threads being plain calls) finds its rows on their way while this one computes.
+    if (sizeof(typename X::Elem) == 1)
+        for (int r = 0; r < SIMD_ROWS; ++r)
+            if (i0 + SIMD_ROWS + r < N)
+                if (const typename X::Elem* p = x.row(i0 + SIMD_ROWS + r))
+                    for (int k = 0; k < K; k += 64) __builtin_prefetch(p + k);
+#endif
     gemm_simd_wide(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
 }
 
