@@ -39,6 +39,8 @@
 //           pointer per row (no clamped column indices to reload): R = 10 is
 //           there so that C = 10 (the trainer's) takes that path.
 //           A values of u8 X are converted 16 at a time into a small local block.
+//           u8 weight: each gathered row's 64-byte stripe is converted once into a
+//           float tile of 64 rows in L1, which the f32 loop then reads (same sums).
 //   backward bias has one kernel: one thread per column, rows in order.
 // u8 variants other than _naive sum raw bytes and multiply by scale once per
 // output (exact integers in the sum, one rounding for the scale).
@@ -306,9 +308,15 @@ struct SimdRowsA {
         // A full block has a constant length: vector moves (conversions). With the length variable the compiler
         // copied f32 rows with `rep movsq`, whose start-up cost exceeded the 16 products a value feeds: it
         // doubled the forward's time at C = 10 and C = 256.
+        // Through a register (load_lanes, then store_to): converting byte by byte into `block`, GCC had to
+        // assume each float store may change the bytes still to read (a char pointer aliases anything) and left
+        // the u8 forward's conversion scalar (one vcvtusi2ss per value), twice the f32 forward's time.
         if (depth == SIMD_TILE) {
-            for (int r = 0; r < R; ++r)
-                for (int q = 0; q < SIMD_TILE; ++q) block[r][q] = static_cast<float>(row[r][p0 + q]);
+            for (int r = 0; r < R; ++r) {
+                Lanes v;
+                load_lanes(v, row[r] + p0);
+                store_to(block[r], v);
+            }
             return;
         }
         for (int r = 0; r < R; ++r)
@@ -445,6 +453,15 @@ __device__ __forceinline__ void forward_simd(const X& x, float scale, const floa
         out.bad[r] = p == nullptr;
         rows.row[r] = p ? p : x.any_row();
     }
+#if !defined(__CUDACC__) && (defined(__GNUC__) || defined(__clang__))
+    // Gathered u8 rows are random rows of the whole set, mostly not in cache: the thread of the next row group
+    // (run next on this worker, threads being plain calls) finds its rows on their way while this one computes.
+    if (sizeof(typename X::Elem) == 1)
+        for (int r = 0; r < SIMD_ROWS; ++r)
+            if (i0 + SIMD_ROWS + r < N)
+                if (const typename X::Elem* p = x.row(i0 + SIMD_ROWS + r))
+                    for (int k = 0; k < K; k += 64) __builtin_prefetch(p + k);
+#endif
     gemm_simd_wide(rows, SimdRowsB<MatF32>{MatF32{W, C}, W + static_cast<long long>(K) * C}, out, C, K);
 }
 
@@ -825,12 +842,103 @@ extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_f32_simd(co
     backward_weight_simd(MatF32{X, ldx}, X + static_cast<long long>(max(N - 1, 0)) * ldx + K, 1.0f, dY, dW, N, K, C);
 }
 
+// dWᵀ = dYᵀ·X for u8 X as backward_weight_simd_rows, with the thread's SIMD_CHUNK stripe of each gathered row
+// converted to floats once per chunk of WEIGHT_U8_ROWS rows, into a tile that stays in L1 (16 KiB); the
+// products then read floats as the f32 kernel does. Converting inside the product loop (an index load, a
+// bounds check and six widening steps per 16 values between the FMAs) made it 1.5× the f32 kernel's time.
+// Each output is the same sum in the same order (rows in order from +0; the partial sums of a chunk are
+// stored and reloaded exactly), so the bits are those of the in-loop form.
+constexpr int WEIGHT_U8_ROWS = 64;
+
+// SIMD_CHUNK bytes to floats. A plain loop between restrict pointers: GCC 12 vectorizes it into one widening
+// chain per 16 values (vpmovzxbw, vpmovzxwd, vcvtdq2ps), where load_lanes' vector conversions came out as
+// twelve shuffles per 8 values (the conversion pass alone took the f32 product's time).
+__device__ __forceinline__ void widen_chunk(float* __restrict out, const unsigned char* __restrict p) {
+    for (int kk = 0; kk < SIMD_CHUNK; ++kk) out[kk] = static_cast<float>(p[kk]);
+}
+
+template <int R>
+__device__ __forceinline__ void backward_weight_u8_tiled(const Pixels& x, const unsigned char* x_end, float scale,
+                                                         const float* __restrict__ dY, float* __restrict__ dW, int N,
+                                                         int K, int C) {
+    const int c0 = simd_first_row<R>(C);
+    if (c0 < 0) return;
+    const int rows_here = min(R, C - c0);
+    const int k_begin = static_cast<int>(blockIdx.y) * SIMD_CHUNK;
+    const int width = max(0, min(SIMD_CHUNK, K - k_begin));
+    int col[R];
+    for (int r = 0; r < R; ++r) col[r] = min(c0 + r, C - 1);
+    float tile[WEIGHT_U8_ROWS][SIMD_CHUNK];
+    float part[R][SIMD_CHUNK];
+    int p0 = 0;
+    do {  // at least once: N = 0 still writes its zeros
+        const int pn = max(0, min(WEIGHT_U8_ROWS, N - p0));
+        for (int q = 0; q < pn; ++q) {
+            const unsigned char* row = x.row(p0 + q);
+            float* t = tile[q];
+            if (row && width == SIMD_CHUNK && x_end - (row + k_begin) >= SIMD_CHUNK) {
+                widen_chunk(t, row + k_begin);
+            } else {
+                // A null row (out-of-range index) reads NaN; columns past K are zeros, never stored.
+                for (int kk = 0; kk < SIMD_CHUNK; ++kk)
+                    t[kk] = !row ? nan_f32() : kk < width ? static_cast<float>(row[k_begin + kk]) : 0.0f;
+            }
+        }
+        const bool first = p0 == 0, last = p0 + pn >= N;
+        for (int j = 0; j < width; j += SIMD_TILE) {
+            Lanes acc[R];
+            for (int r = 0; r < R; ++r) {
+                if (first)
+                    acc[r] = Lanes{};
+                else
+                    load_lanes(acc[r], part[r] + j);
+            }
+            if (rows_here == R) {
+                // Every class is in range: dY's broadcasts are fixed offsets from one pointer per row.
+                for (int q = 0; q < pn; ++q) {
+                    Lanes b;
+                    load_lanes(b, tile[q] + j);
+                    const float* dy = dY + static_cast<long long>(p0 + q) * C + c0;
+                    for (int r = 0; r < R; ++r) acc[r] += dy[r] * b;
+                }
+            } else {
+                for (int q = 0; q < pn; ++q) {
+                    Lanes b;
+                    load_lanes(b, tile[q] + j);
+                    const float* dy = dY + static_cast<long long>(p0 + q) * C;
+                    for (int r = 0; r < R; ++r) acc[r] += dy[col[r]] * b;
+                }
+            }
+            if (!last) {
+                for (int r = 0; r < R; ++r) store_to(part[r] + j, acc[r]);
+            } else {
+                const int n = min(SIMD_TILE, width - j);
+                for (int r = 0; r < rows_here; ++r)
+                    for (int c = 0; c < n; ++c)
+                        dW[static_cast<long long>(k_begin + j + c) * C + c0 + r] = acc[r][c] * scale;
+            }
+        }
+        p0 += WEIGHT_U8_ROWS;
+    } while (p0 < N);
+}
+
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_backward_weight_u8_simd(const unsigned char* pixels, int ldx,
                                                                              int rows, const int* index, int offset,
                                                                              float scale, const float* dY, float* dW,
                                                                              int N, int K, int C) {
-    backward_weight_simd(Pixels{pixels, ldx, rows, index, offset}, pixels + static_cast<long long>(max(rows - 1, 0)) * ldx + K,
-                         scale, dY, dW, N, K, C);
+    const Pixels x{pixels, ldx, rows, index, offset};
+    const unsigned char* x_end = pixels + static_cast<long long>(max(rows - 1, 0)) * ldx + K;
+    if (C <= 4) {
+        backward_weight_u8_tiled<4>(x, x_end, scale, dY, dW, N, K, C);
+    } else if (C <= 8) {
+        backward_weight_u8_tiled<8>(x, x_end, scale, dY, dW, N, K, C);
+    } else if (C <= 10) {
+        backward_weight_u8_tiled<10>(x, x_end, scale, dY, dW, N, K, C);
+    } else if (C <= 12) {
+        backward_weight_u8_tiled<12>(x, x_end, scale, dY, dW, N, K, C);
+    } else {
+        backward_weight_u8_tiled<16>(x, x_end, scale, dY, dW, N, K, C);
+    }
 }
 
 extern "C" __global__ LINEAR_SIMD_CLONES void linear_relu_forward_f32_simd(const float* X, int ldx, const float* W,
