@@ -114,6 +114,48 @@ public class TrainProcessTests
             "the pictures for the epochs done, no temporary file, no INCOMPLETE.txt");
     }
 
+    // A second Ctrl-C ends the process at once (docs/errors.md). Whichever point of the first signal's orderly stop
+    // it lands in, nothing is torn: model.ckpt is a whole checkpoint of a finished epoch, no temporary file is left,
+    // and a folder without INCOMPLETE.txt holds every run file (the orderly stop finished first).
+    [Test]
+    public void A_second_signal_ends_the_run_at_once_and_leaves_no_torn_or_temporary_file()
+    {
+        Assume.That(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS(), "POSIX signals");
+        using var dir = new TempDirectory();
+        IdxFixture.WriteDataSet(dir.File("data"), train: 2000, test: 100);
+        string output = dir.File("out");
+        using var process = Start("train", "--data", dir.File("data"), "--out", output, "--device", "cpu", "--epochs", "1000000", "--batch-size", "64");
+        var stderr = process.StandardError.ReadToEndAsync();
+        string? line;
+        do
+        {
+            line = process.StandardOutput.ReadLine();
+            if (line is null)
+            {
+                Assert.Fail("the run ended before its second epoch: " + stderr.Result);
+            }
+        }
+        while (!line!.TrimStart().StartsWith("2 ", StringComparison.Ordinal));
+        // 20 ms apart: two signals sent together can merge into one pending signal (the first's orderly stop
+        // alone); 20 ms lands the second inside that stop (the last batch, then the files).
+        using (var kill = Process.Start("sh", ["-c", $"kill -INT {process.Id}; sleep 0.02; kill -INT {process.Id}"])!)
+        {
+            kill.WaitForExit();
+            Assert.That(kill.ExitCode, Is.Zero, "kill -INT twice");
+        }
+        var rest = process.StandardOutput.ReadToEndAsync();
+        Assert.That(process.WaitForExit(30_000), Is.True, "the second signal ends the run");
+
+        Assert.That(process.ExitCode, Is.EqualTo(ExitCodes.Interrupted), stderr.Result);
+        Assert.That(rest.Result, Does.Not.Contain("done:"));
+        var checkpoint = Checkpoint.Load(Path.Combine(output, "model.ckpt"));
+        Assert.That(checkpoint.Epoch, Is.GreaterThanOrEqualTo(2), "a whole checkpoint of a finished epoch");
+        string[] names = Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
+        Assert.That(names.Where(n => n!.EndsWith(".tmp", StringComparison.Ordinal)), Is.Empty, "no temporary file is left");
+        if (!names.Contains(RunFolder.IncompleteMarker))
+            Assert.That(names, Is.EqualTo(RunFiles), "without INCOMPLETE.txt, the orderly stop finished every file");
+    }
+
     [Test]
     public void A_full_disk_is_a_one_line_error_and_keeps_the_last_good_checkpoint()
     {
