@@ -91,6 +91,17 @@ public sealed class Device : IDisposable
     }
 
     /// <summary>
+    /// The high-water mark of the bytes this <see cref="Device"/>'s buffers held at once since the last
+    /// <see cref="ResetPeakLiveBytes"/> (or since it was opened): what an op needs at its peak, workspaces included.
+    /// </summary>
+    public long PeakLiveBytes => _context.PeakBytes;
+
+    /// <summary>Starts a new high-water mark for <see cref="PeakLiveBytes"/> at the bytes held now.</summary>
+    /// <returns>The bytes this device's buffers hold now: subtract it from a later <see cref="PeakLiveBytes"/> for
+    /// what the work in between added at its peak.</returns>
+    public long ResetPeakLiveBytes() => _context.ResetPeak();
+
+    /// <summary>
     /// The driver operations this device was asked for since it was opened (launches, copies each way, memsets,
     /// synchronizations), counted where each call is made. Subtract two snapshots for the work in between; a
     /// snapshot's <see cref="DeviceOperationCounts.HostSynchronizations"/> says how often the host waited.

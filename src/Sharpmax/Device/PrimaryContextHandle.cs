@@ -12,6 +12,7 @@ internal sealed class PrimaryContextHandle : SafeHandle
 {
     private readonly List<nint> _modules = [];
     private long _liveBytes;
+    private long _peakBytes;
 
     private PrimaryContextHandle(DriverApi api, int device)
         : base(0, ownsHandle: true)
@@ -60,7 +61,29 @@ internal sealed class PrimaryContextHandle : SafeHandle
             _modules.Add(module);
     }
 
-    public void CountAllocation(long bytes) => Interlocked.Add(ref _liveBytes, bytes);
+    /// <summary>The most bytes its buffers held at once since the last <see cref="ResetPeak"/>.</summary>
+    public long PeakBytes => Interlocked.Read(ref _peakBytes);
+
+    public void CountAllocation(long bytes)
+    {
+        long live = Interlocked.Add(ref _liveBytes, bytes);
+        long peak = Interlocked.Read(ref _peakBytes);
+        while (live > peak)
+        {
+            long seen = Interlocked.CompareExchange(ref _peakBytes, live, peak);
+            if (seen == peak)
+                break;
+            peak = seen;
+        }
+    }
+
+    /// <summary>Starts a new high-water mark at the bytes held now, and returns them.</summary>
+    public long ResetPeak()
+    {
+        long live = Interlocked.Read(ref _liveBytes);
+        Interlocked.Exchange(ref _peakBytes, live);
+        return live;
+    }
 
     private unsafe bool IsCurrent()
     {

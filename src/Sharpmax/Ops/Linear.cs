@@ -308,11 +308,4 @@ public sealed class Linear
     }
 
     private static KernelArg Pointer<T>(DeviceBuffer<T>? buffer) where T : unmanaged => buffer is null ? 0UL : buffer;
-
-    private static void Distinct(IDeviceMemory output, string name, params ReadOnlySpan<IDeviceMemory?> inputs)
-    {
-        foreach (var input in inputs)
-            if (ReferenceEquals(output, input))
-                throw new ArgumentException($"{name} shares a buffer with an input; the kernels need separate buffers.", name);
-    }
 }

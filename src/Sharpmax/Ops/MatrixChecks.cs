@@ -71,5 +71,13 @@ internal static class MatrixChecks
             throw new ArgumentException(Invariant($"{name} holds {v.Length} elements, but {why(state)} needs {length}."), name);
     }
 
+    /// <summary>Refuses an output that is one of the inputs' buffers.</summary>
+    public static void Distinct(IDeviceMemory output, string name, params ReadOnlySpan<IDeviceMemory?> inputs)
+    {
+        foreach (var input in inputs)
+            if (ReferenceEquals(output, input))
+                throw new ArgumentException($"{name} shares a buffer with an input; the kernels need separate buffers.", name);
+    }
+
     public static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,580 @@
+// linear_xent.cu — fused linear + cross-entropy: the loss of the logits X = H·W + b against int32 labels, and
+// its gradients dH, dW, db, without ever holding the N×C logits.
+//
+// Shapes: H[N×K] (row stride ldh); W is K×C (layout 0, W(k, c) = W[k·ldw + c], as linear.cu's) or C×K
+// (layout 1, W(k, c) = W[c·ldw + k], as a language model's head and torch.nn.Linear store it); b[C] or null;
+// labels[N]. dW has W's layout (row stride lddw), dH is N×K (row stride lddh). The cross-entropy terms are
+// cross_entropy.cu's (xent_terms.cuh): ignore_index, label smoothing, z-loss, softcap, class weights.
+//
+// How no N×C buffer is needed: the logits are made a tile at a time (rows × LX classes) in on-chip memory
+// (shared memory in _block; an L2-sized workspace per block in _simd), and
+//   linear_xent_forward_f32_*          one pass over row tiles: each row's max and Σexp merge across class
+//                                      tiles by the online-softmax rule; writes loss, the optional lse and
+//                                      z-loss term, and stats = {m_r} ∪ {s_r} (2N floats: the row max and
+//                                      Σexp(x - m), what the backward needs to rebuild p exactly)
+//   linear_xent_backward_input_f32_*   over row tiles: each class tile's logits are recomputed, turned into
+//                                      the gradient tile G (cross_entropy.cu's formula) and dH += G·Wᵀ
+//   linear_xent_backward_weight_f32_*  over class tiles: the logits of each row tile are recomputed, into G,
+//                                      and dW += Hᵀ·G, db += Σ_rows G (db may be null)
+// Each output has one owner (a row tile owns its rows of dH, a class tile its columns of dW and db), which
+// sums in a fixed order (classes, resp. rows, in sequence), so results are bitwise the same run to run and
+// whatever the grid; no float atomics. The recomputed logits are bitwise those of the forward (the same code
+// and order), so p sums to the forward's s. Cost: the backward recomputes the logits twice (5 products
+// where the unfused chain does 3).
+//
+// Variants:
+//   _block  a block of threads per tile, operands read in place, tiles in static shared memory: the GPU's
+//           (barriers; the CPU device runs it with fibers, which is how the tests check it)
+//   _simd   CPU device only (not in the PTX): one thread per block, W's tile packed into the workspace once
+//           per row tile (forward, dH) or once per class tile (dW), products in 6 × 16 register blocks
+// Launch: any grid (each block takes tiles blockIdx.x, +gridDim.x, ...); _block: blockDim.x = LX_THREADS;
+// _simd: blockDim.x = 1 and workspace = gridDim.x × LX_SIMD_WORKSPACE_FLOATS(K) floats (null for _block).
+// Arguments, in order:
+//   (const float* H, int N, int K, int ldh, const float* W, int layout, int ldw, int C, const float* bias,
+//    const int* labels, int ignore_index, float smoothing,
+//    forward:         float* loss, float* lse /*or null*/, float* stats /*2N*/, unsigned long long* status,
+//    backward_input:  const float* stats, float grad_scale, const int* valid_count, float* dH, int lddh,
+//    backward_weight: const float* stats, float grad_scale, const int* valid_count, float* dW, int lddw,
+//                     float* db /*or null*/ (dW may be null too: db alone),
+//    float z_loss_scale, float softcap, const float* class_weight, const float* weight_totals,
+//    forward only:    float* z_loss /*or null*/,
+//    float* workspace)
+// grad_scale, valid_count and weight_totals mean what they mean for the fused cross-entropy kernels.
+#include "xent_terms.cuh"
+
+#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"  // vectors are passed only between force-inlined functions
+#endif
+
+#define LX_CLASSES 64          // classes per tile, both variants
+#define LX_BLOCK_ROWS 32       // _block: rows per tile
+#define LX_THREADS 256         // _block: threads per block
+#define LX_SIMD_ROWS 48        // _simd: rows per tile of the forward and dH passes (8 register blocks of 6)
+#define LX_SIMD_WEIGHT_ROWS 192  // _simd: rows per tile of the dW pass (longer sums per register block)
+#define LX_PAD16(k) (((k) + 15) / 16 * 16)
+// Per block: W's tile both ways (K × 64 and 64 × Kp), the bias tile, H's tile (dW of layout 1) and the tile.
+#define LX_SIMD_WORKSPACE_FLOATS(K) \
+    (2LL * LX_CLASSES * LX_PAD16(K) + LX_CLASSES + (long long)LX_SIMD_WEIGHT_ROWS * (LX_PAD16(K) + LX_CLASSES))
+
+namespace {
+
+struct Weight {
+    const float* w;
+    int layout, ld;
+    __device__ __forceinline__ float at(int k, int c) const {
+        return layout == 0 ? w[static_cast<long long>(k) * ld + c] : w[static_cast<long long>(c) * ld + k];
+    }
+};
+
+// What every pass reads.
+struct LxProblem {
+    const float* H;
+    int N, K, ldh;
+    Weight W;
+    int C;
+    const float* bias;
+    const int* labels;
+    int ignore_index;
+    float smoothing;
+    XentTerms t;
+};
+
+// ---- the row math, shared by both variants --------------------------------------------------------------
+
+// A row's running state over the class tiles seen so far: max m (from -FLT_MAX, see rowwise.cuh), Σexp(x - m),
+// Σ w·(x - m) for label smoothing over `seen` weight, and the label's (capped) logit.
+struct LxRow {
+    float m, s, shifted, seen, x_label;
+};
+
+__device__ __forceinline__ LxRow lx_row_start() { return LxRow{ROW_MAX_FLOOR, 0.0f, 0.0f, 0.0f, 0.0f}; }
+
+// Merges one tile row x[0..cn) (classes c0..) into the state, online-softmax style: a larger max rescales the
+// sum and rebases the shifted sum by seen·(old - new), as cross_entropy.cu's _online does (nothing cancels).
+__device__ __forceinline__ void lx_row_merge(LxRow& row, const float* x, int c0, int cn, int label, float smoothing,
+                                             const float* w) {
+    float tm = ROW_MAX_FLOOR;
+    for (int j = 0; j < cn; ++j) tm = max2(x[j], tm);
+    if (tm > row.m) {
+        row.s *= row_exp(row.m - tm);
+        if (row.seen > 0.0f) row.shifted += row.seen * (row.m - tm);
+        row.m = tm;
+    }
+    float s = 0.0f;
+    for (int j = 0; j < cn; ++j) s += row_exp(x[j] - row.m);
+    row.s += s;
+    if (smoothing != 0.0f)
+        for (int j = 0; j < cn; ++j) {
+            const float wj = xent_class_weight(w, c0 + j);
+            row.shifted += wj * (x[j] - row.m);
+            row.seen += wj;
+        }
+    if (label >= c0 && label < c0 + cn) row.x_label = x[label - c0];
+}
+
+// The row's results once every class tile is merged.
+__device__ __forceinline__ void lx_row_finish(const LxProblem& p, const LxRow& row, int r, unsigned long long* status,
+                                              float* loss, float* lse, float* stats) {
+    const int label = p.labels[r];
+    const bool used = label_in_use(label, p.C, p.ignore_index, r, status, true);
+    const float log_s = logf(row.s);
+    if (lse) lse[r] = row.m + log_s;
+    stats[r] = row.m;
+    stats[p.N + r] = row.s;
+    if (used)
+        loss[r] = xent_row_loss_terms(row.s, row.m, log_s, row.x_label - row.m, row.shifted, p.smoothing, p.C, label,
+                                      p.t, r);
+    else
+        xent_store_unused_row(loss, p.t, r);
+}
+
+// Turns a tile row of raw logits x[0..cn) (classes c0..) of row r into its gradient, in place: cross_entropy.cu's
+// (p·pscale - target)·scale (× the softcap's chain factor), p rebuilt from the forward's m and s.
+template <bool CAP>
+__device__ __forceinline__ void lx_row_grad(const LxProblem& p, float* x, int r, int c0, int cn, const float* stats,
+                                            float grad_scale, const int* valid_count) {
+    const int label = p.labels[r];
+    if (!label_in_use(label, p.C, p.ignore_index, r, nullptr, false)) {
+        for (int j = 0; j < cn; ++j) x[j] = 0.0f;
+        return;
+    }
+    const float m = stats[r], s = stats[p.N + r];
+    const XentGradTerms<CAP> g =
+        xent_grad_terms<CAP>(grad_scale, valid_count, p.smoothing, p.C, label, s, m, logf(s), p.t);
+    const float inv = safe_reciprocal(s);
+    for (int j = 0; j < cn; ++j) {
+        const float raw = x[j];
+        x[j] = g(row_exp(xent_logit<CAP>(raw, p.t.cap) - m) * inv, c0 + j, label, raw);
+    }
+}
+
+// ---- _block: a block of threads per tile, operands read in place ----------------------------------------
+
+struct BlockTeam {
+    static constexpr int rows = LX_BLOCK_ROWS;
+    static constexpr int weight_rows = LX_BLOCK_ROWS;
+    float* tile;    // [rows][LX_CLASSES], shared
+    float* db_acc;  // [LX_CLASSES], shared
+    __device__ __forceinline__ int tid() const { return threadIdx.x; }
+    __device__ __forceinline__ int size() const { return blockDim.x; }
+    __device__ __forceinline__ void sync() const { __syncthreads(); }
+    __device__ __forceinline__ void prepare_classes(const LxProblem&, int, int, bool) {}
+
+    // tile[i][j] = Σ_k H(r0 + i, k)·W(k, c0 + j) + b, k in order (0 outside rn × cn).
+    __device__ __forceinline__ void logits(const LxProblem& p, int r0, int rn, int c0, int cn) {
+        for (int idx = tid(); idx < rows * LX_CLASSES; idx += size()) {
+            const int i = idx / LX_CLASSES, j = idx % LX_CLASSES;
+            float v = 0.0f;
+            if (i < rn && j < cn) {
+                const float* h = p.H + static_cast<long long>(r0 + i) * p.ldh;
+                float acc = 0.0f;
+                for (int k = 0; k < p.K; ++k) acc = fmaf(h[k], p.W.at(k, c0 + j), acc);
+                v = acc + (p.bias ? p.bias[c0 + j] : 0.0f);
+            }
+            tile[idx] = v;
+        }
+    }
+
+    // dH(r0 + i, k) += Σ_j G[i][j]·W(k, c0 + j), j in order; the first class tile starts from 0.
+    __device__ __forceinline__ void add_input_grad(const LxProblem& p, int r0, int rn, int c0, int cn, float* dH,
+                                                   int lddh) {
+        for (long long idx = tid(); idx < static_cast<long long>(rn) * p.K; idx += size()) {
+            const int i = static_cast<int>(idx / p.K), k = static_cast<int>(idx % p.K);
+            float* out = dH + static_cast<long long>(r0 + i) * lddh + k;
+            const float* g = tile + i * LX_CLASSES;
+            float acc = c0 == 0 ? 0.0f : *out;
+            for (int j = 0; j < cn; ++j) acc = fmaf(g[j], p.W.at(k, c0 + j), acc);
+            *out = acc;
+        }
+    }
+
+    // dW(k, c0 + j) += Σ_i H(r0 + i, k)·G[i][j], rows in order; the first row tile starts from 0.
+    __device__ __forceinline__ void add_weight_grad(const LxProblem& p, int r0, int rn, int c0, int cn, float* dW,
+                                                    int lddw) {
+        for (long long idx = tid(); idx < static_cast<long long>(p.K) * cn; idx += size()) {
+            const int k = static_cast<int>(idx / cn), j = static_cast<int>(idx % cn);
+            float* out = p.W.layout == 0 ? dW + static_cast<long long>(k) * lddw + c0 + j
+                                         : dW + static_cast<long long>(c0 + j) * lddw + k;
+            float acc = r0 == 0 ? 0.0f : *out;
+            for (int i = 0; i < rn; ++i)
+                acc = fmaf(p.H[static_cast<long long>(r0 + i) * p.ldh + k], tile[i * LX_CLASSES + j], acc);
+            *out = acc;
+        }
+    }
+};
+
+// ---- the three passes, written once for both variants ---------------------------------------------------
+
+template <bool CAP, class Team>
+__device__ __forceinline__ void lx_forward(Team& team, const LxProblem& p, LxRow* rows, float* loss, float* lse,
+                                           float* stats, unsigned long long* status) {
+    const int tiles = (p.N + Team::rows - 1) / Team::rows;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int r0 = tile * Team::rows, rn = min(Team::rows, p.N - r0);
+        for (int i = team.tid(); i < rn; i += team.size()) rows[i] = lx_row_start();
+        for (int c0 = 0; c0 < p.C; c0 += LX_CLASSES) {
+            const int cn = min(LX_CLASSES, p.C - c0);
+            team.sync();  // the last tile's readers are done
+            team.prepare_classes(p, c0, cn, false);
+            team.sync();
+            team.logits(p, r0, rn, c0, cn);
+            team.sync();
+            for (int i = team.tid(); i < rn; i += team.size()) {
+                float* x = team.tile + i * LX_CLASSES;
+                if (CAP)
+                    for (int j = 0; j < cn; ++j) x[j] = xent_logit<true>(x[j], p.t.cap);
+                lx_row_merge(rows[i], x, c0, cn, p.labels[r0 + i], p.smoothing, p.t.w);
+            }
+        }
+        for (int i = team.tid(); i < rn; i += team.size()) lx_row_finish(p, rows[i], r0 + i, status, loss, lse, stats);
+        team.sync();
+    }
+}
+
+template <bool CAP, class Team>
+__device__ __forceinline__ void lx_backward_input(Team& team, const LxProblem& p, const float* stats, float grad_scale,
+                                                  const int* valid_count, float* dH, int lddh) {
+    const int tiles = (p.N + Team::rows - 1) / Team::rows;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int r0 = tile * Team::rows, rn = min(Team::rows, p.N - r0);
+        for (int c0 = 0; c0 < p.C; c0 += LX_CLASSES) {
+            const int cn = min(LX_CLASSES, p.C - c0);
+            team.sync();
+            team.prepare_classes(p, c0, cn, true);
+            team.sync();
+            team.logits(p, r0, rn, c0, cn);
+            team.sync();
+            for (int i = team.tid(); i < rn; i += team.size())
+                lx_row_grad<CAP>(p, team.tile + i * LX_CLASSES, r0 + i, c0, cn, stats, grad_scale, valid_count);
+            team.sync();
+            team.add_input_grad(p, r0, rn, c0, cn, dH, lddh);
+        }
+        team.sync();
+    }
+}
+
+template <bool CAP, class Team>
+__device__ __forceinline__ void lx_backward_weight(Team& team, const LxProblem& p, const float* stats,
+                                                   float grad_scale, const int* valid_count, float* dW, int lddw,
+                                                   float* db) {
+    const int tiles = (p.C + LX_CLASSES - 1) / LX_CLASSES;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int c0 = tile * LX_CLASSES, cn = min(LX_CLASSES, p.C - c0);
+        team.sync();
+        team.prepare_classes(p, c0, cn, false);
+        for (int j = team.tid(); j < LX_CLASSES; j += team.size()) team.db_acc[j] = 0.0f;
+        for (int r0 = 0; r0 < p.N; r0 += Team::weight_rows) {
+            const int rn = min(Team::weight_rows, p.N - r0);
+            team.sync();
+            team.logits(p, r0, rn, c0, cn);
+            team.sync();
+            for (int i = team.tid(); i < rn; i += team.size())
+                lx_row_grad<CAP>(p, team.tile + i * LX_CLASSES, r0 + i, c0, cn, stats, grad_scale, valid_count);
+            team.sync();
+            if (dW) team.add_weight_grad(p, r0, rn, c0, cn, dW, lddw);
+            for (int j = team.tid(); j < cn; j += team.size())
+                for (int i = 0; i < rn; ++i) team.db_acc[j] += team.tile[i * LX_CLASSES + j];
+        }
+        if (p.N == 0 && dW)  // no rows: the sums are empty, dW's columns are zeros
+            for (long long idx = team.tid(); idx < static_cast<long long>(p.K) * cn; idx += team.size()) {
+                const int k = static_cast<int>(idx / cn), j = static_cast<int>(idx % cn);
+                dW[p.W.layout == 0 ? static_cast<long long>(k) * lddw + c0 + j : static_cast<long long>(c0 + j) * lddw + k] = 0.0f;
+            }
+        if (db)
+            for (int j = team.tid(); j < cn; j += team.size()) db[c0 + j] = team.db_acc[j];
+    }
+}
+
+}  // namespace
+
+#define LX_COMMON_PARAMS                                                                                       \
+    const float *H, int N, int K, int ldh, const float *W, int layout, int ldw, int C, const float *bias,      \
+        const int *labels, int ignore_index, float smoothing
+#define LX_TERM_PARAMS float z_loss_scale, float softcap, const float *class_weight, const float *weight_totals
+#define LX_PROBLEM(z_out)                                                                                      \
+    LxProblem {                                                                                                \
+        H, N, K, ldh, Weight{W, layout, ldw}, C, bias, labels, ignore_index, smoothing,                         \
+            XentTerms{z_loss_scale, softcap, class_weight, weight_totals, z_out}                               \
+    }
+// softcap = 0 runs the plain loops, as cross_entropy.cu's XENT_DISPATCH.
+#define LX_DISPATCH(call) \
+    if (softcap != 0.0f)  \
+        call<true> LX_CALL_ARGS; \
+    else                  \
+        call<false> LX_CALL_ARGS
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(LX_THREADS)
+    linear_xent_forward_f32_block(LX_COMMON_PARAMS, float* loss, float* lse, float* stats, unsigned long long* status,
+                                  LX_TERM_PARAMS, float* z_loss, float* workspace) {
+    SHARPMAX_SHARED(float, tile, LX_BLOCK_ROWS * LX_CLASSES);
+    SHARPMAX_SHARED(LxRow, rows, LX_BLOCK_ROWS);
+    (void)workspace;
+    BlockTeam team{tile, nullptr};
+    const LxProblem p = LX_PROBLEM(z_loss);
+#define LX_CALL_ARGS (team, p, rows, loss, lse, stats, status)
+    LX_DISPATCH(lx_forward);
+#undef LX_CALL_ARGS
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(LX_THREADS)
+    linear_xent_backward_input_f32_block(LX_COMMON_PARAMS, const float* stats, float grad_scale,
+                                         const int* valid_count, float* dH, int lddh, LX_TERM_PARAMS,
+                                         float* workspace) {
+    SHARPMAX_SHARED(float, tile, LX_BLOCK_ROWS * LX_CLASSES);
+    (void)workspace;
+    BlockTeam team{tile, nullptr};
+    const LxProblem p = LX_PROBLEM(nullptr);
+#define LX_CALL_ARGS (team, p, stats, grad_scale, valid_count, dH, lddh)
+    LX_DISPATCH(lx_backward_input);
+#undef LX_CALL_ARGS
+}
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(LX_THREADS)
+    linear_xent_backward_weight_f32_block(LX_COMMON_PARAMS, const float* stats, float grad_scale,
+                                          const int* valid_count, float* dW, int lddw, float* db, LX_TERM_PARAMS,
+                                          float* workspace) {
+    SHARPMAX_SHARED(float, tile, LX_BLOCK_ROWS * LX_CLASSES);
+    SHARPMAX_SHARED(float, db_acc, LX_CLASSES);
+    (void)workspace;
+    BlockTeam team{tile, db_acc};
+    const LxProblem p = LX_PROBLEM(nullptr);
+#define LX_CALL_ARGS (team, p, stats, grad_scale, valid_count, dW, lddw, db)
+    LX_DISPATCH(lx_backward_weight);
+#undef LX_CALL_ARGS
+}
+
+// ---- _simd: the CPU device's (host only, not in the PTX) -------------------------------------------------
+#if !defined(__CUDACC__)
+
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define LX_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define LX_SIMD_CLONES
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef float LxLanes __attribute__((vector_size(32)));  // 8 floats: a ymm register with AVX2 or AVX-512
+#define LX_LANES 8
+#else
+struct LxLanes {  // portable fallback: the same sums, lane by lane
+    float v[8];
+    LxLanes& operator+=(const LxLanes& o) {
+        for (int i = 0; i < 8; ++i) v[i] += o.v[i];
+        return *this;
+    }
+};
+inline LxLanes operator*(float a, const LxLanes& b) {
+    LxLanes r;
+    for (int i = 0; i < 8; ++i) r.v[i] = a * b.v[i];
+    return r;
+}
+#define LX_LANES 8
+#endif
+
+// The one register block every _simd product goes through (so that a logit recomputed by a later pass is the
+// forward's, bit for bit): for i < rows, out[i][off .. off + width) = (accumulate ? itself : 0)
+//   + Σ_{p < P} a[i][p·a_step] · b[p·b_step + 0 .. 15], p in order, then + bias[0 .. 15] when bias is not null.
+// b must have 16 readable floats per p; a[i] and out[i] must be valid pointers for all 6 (repeat a row).
+// Not inlined, so all three kernels run the same machine code (one clone per process).
+extern "C" LX_SIMD_CLONES __attribute__((noinline)) void sharpmax_lx_gemm_6x16(
+    const float* const* a, long long a_step, const float* b, long long b_step, int P, float* const* out, int off,
+    int rows, int width, bool accumulate, const float* bias) {
+    LxLanes acc[6][2];
+    for (int i = 0; i < 6; ++i) {
+        float start[16] = {};
+        if (accumulate && i < rows) __builtin_memcpy(start, out[i] + off, sizeof(float) * width);
+        __builtin_memcpy(&acc[i][0], start, sizeof acc[i][0]);
+        __builtin_memcpy(&acc[i][1], start + LX_LANES, sizeof acc[i][1]);
+    }
+    for (int p = 0; p < P; ++p) {
+        LxLanes b0, b1;
+        const float* bp = b + p * b_step;
+        __builtin_memcpy(&b0, bp, sizeof b0);
+        __builtin_memcpy(&b1, bp + LX_LANES, sizeof b1);
+        for (int i = 0; i < 6; ++i) {
+            const float av = a[i][p * a_step];
+            acc[i][0] += av * b0;
+            acc[i][1] += av * b1;
+        }
+    }
+    for (int i = 0; i < rows; ++i) {
+        float sums[16];
+        __builtin_memcpy(sums, &acc[i][0], sizeof acc[i][0]);
+        __builtin_memcpy(sums + LX_LANES, &acc[i][1], sizeof acc[i][1]);
+        if (bias)
+            for (int j = 0; j < 16; ++j) sums[j] += bias[j];
+        __builtin_memcpy(out[i] + off, sums, sizeof(float) * width);
+    }
+}
+
+namespace {
+
+struct SimdTeam {
+    static constexpr int rows = LX_SIMD_ROWS;
+    static constexpr int weight_rows = LX_SIMD_WEIGHT_ROWS;
+    int Kp;
+    float* wk;         // W's class tile as K rows of 64 classes (zeros past C)
+    float* wt;         // the same tile as 64 rows of Kp values of k (zeros past C and K)
+    float* bias_tile;  // 64 floats: b's tile, zeros past C (all zeros without bias)
+    float* hpack;      // H's row tile, weight_rows × Kp (dW of layout 1: B operand rows with 16 readable floats)
+    float* tile;       // the logits / gradient tile, weight_rows × 64
+    float db_acc[LX_CLASSES];
+    __device__ __forceinline__ int tid() const { return 0; }
+    __device__ __forceinline__ int size() const { return 1; }
+    __device__ __forceinline__ void sync() const {}
+
+    __device__ __forceinline__ SimdTeam(float* workspace, int K) : Kp(LX_PAD16(K)), db_acc() {
+        float* ws = workspace + static_cast<long long>(blockIdx.x) * LX_SIMD_WORKSPACE_FLOATS(K);
+        wk = ws;
+        wt = wk + static_cast<long long>(LX_CLASSES) * Kp;
+        bias_tile = wt + static_cast<long long>(LX_CLASSES) * Kp;
+        hpack = bias_tile + LX_CLASSES;
+        tile = hpack + static_cast<long long>(weight_rows) * Kp;
+    }
+
+    // Packs W's classes c0 .. c0 + cn into wk (and wt when asked), reading W along its rows.
+    __device__ __forceinline__ void prepare_classes(const LxProblem& p, int c0, int cn, bool transposed) {
+        const int K = p.K;
+        for (int j = 0; j < LX_CLASSES; ++j) bias_tile[j] = j < cn && p.bias ? p.bias[c0 + j] : 0.0f;
+        if (p.W.layout == 0) {
+            for (int k = 0; k < K; ++k) {
+                const float* src = p.W.w + static_cast<long long>(k) * p.W.ld + c0;
+                float* dst = wk + static_cast<long long>(k) * LX_CLASSES;
+                for (int j = 0; j < LX_CLASSES; ++j) dst[j] = j < cn ? src[j] : 0.0f;
+            }
+            if (transposed)
+                for (int j = 0; j < LX_CLASSES; ++j)
+                    for (int k = 0; k < Kp; ++k)
+                        wt[static_cast<long long>(j) * Kp + k] = j < cn && k < K ? wk[static_cast<long long>(k) * LX_CLASSES + j] : 0.0f;
+        } else {
+            for (int j = 0; j < LX_CLASSES; ++j) {
+                const float* src = p.W.w + static_cast<long long>(c0 + (j < cn ? j : 0)) * p.W.ld;
+                float* dst = wt + static_cast<long long>(j) * Kp;
+                for (int k = 0; k < Kp; ++k) dst[k] = j < cn && k < K ? src[k] : 0.0f;
+            }
+            for (int k = 0; k < K; ++k)
+                for (int j = 0; j < LX_CLASSES; ++j)
+                    wk[static_cast<long long>(k) * LX_CLASSES + j] = wt[static_cast<long long>(j) * Kp + k];
+        }
+    }
+
+    __device__ __forceinline__ void logits(const LxProblem& p, int r0, int rn, int, int cn) {
+        for (int i0 = 0; i0 < rn; i0 += 6) {
+            const float* a[6];
+            float* out[6];
+            for (int i = 0; i < 6; ++i) {
+                a[i] = p.H + static_cast<long long>(min(r0 + i0 + i, p.N - 1)) * p.ldh;
+                out[i] = tile + (i0 + i) * LX_CLASSES;
+            }
+            for (int j0 = 0; j0 < cn; j0 += 16)
+                sharpmax_lx_gemm_6x16(a, 1, wk + j0, LX_CLASSES, p.K, out, j0, 6, 16, false, bias_tile + j0);
+        }
+    }
+
+    __device__ __forceinline__ void add_input_grad(const LxProblem& p, int r0, int rn, int c0, int cn, float* dH,
+                                                   int lddh) {
+        for (int i0 = 0; i0 < rn; i0 += 6) {
+            const int nrows = min(6, rn - i0);
+            const float* a[6];
+            float* out[6];
+            for (int i = 0; i < 6; ++i) {
+                const int ii = i0 + min(i, nrows - 1);
+                a[i] = tile + ii * LX_CLASSES;
+                out[i] = dH + static_cast<long long>(r0 + ii) * lddh;
+            }
+            for (int k0 = 0; k0 < p.K; k0 += 16)
+                sharpmax_lx_gemm_6x16(a, 1, wt + k0, Kp, cn, out, k0, nrows, min(16, p.K - k0), c0 > 0, nullptr);
+        }
+    }
+
+    __device__ __forceinline__ void add_weight_grad(const LxProblem& p, int r0, int rn, int c0, int cn, float* dW,
+                                                    int lddw) {
+        const int K = p.K;
+        const bool accumulate = r0 > 0;
+        if (p.W.layout == 0) {
+            // dW[k][c0 + j]: A = Hᵀ (a broadcast of H(r, k) per row r), B = the gradient tile's rows.
+            for (int k0 = 0; k0 < K; k0 += 6) {
+                const int nrows = min(6, K - k0);
+                const float* a[6];
+                float* out[6];
+                for (int i = 0; i < 6; ++i) {
+                    const int k = k0 + min(i, nrows - 1);
+                    a[i] = p.H + static_cast<long long>(r0) * p.ldh + k;
+                    out[i] = dW + static_cast<long long>(k) * lddw + c0;
+                }
+                for (int j0 = 0; j0 < cn; j0 += 16)
+                    sharpmax_lx_gemm_6x16(a, p.ldh, tile + j0, LX_CLASSES, rn, out, j0, nrows, min(16, cn - j0),
+                                          accumulate, nullptr);
+            }
+            return;
+        }
+        // dW[c0 + j][k]: A = the gradient tile's columns, B = H's rows, packed with 16 readable floats past K.
+        for (int i = 0; i < rn; ++i) {
+            const float* src = p.H + static_cast<long long>(r0 + i) * p.ldh;
+            float* dst = hpack + static_cast<long long>(i) * Kp;
+            for (int k = 0; k < Kp; ++k) dst[k] = k < K ? src[k] : 0.0f;
+        }
+        for (int j0 = 0; j0 < cn; j0 += 6) {
+            const int nrows = min(6, cn - j0);
+            const float* a[6];
+            float* out[6];
+            for (int i = 0; i < 6; ++i) {
+                const int j = j0 + min(i, nrows - 1);
+                a[i] = tile + j;
+                out[i] = dW + static_cast<long long>(c0 + j) * lddw;
+            }
+            for (int k0 = 0; k0 < K; k0 += 16)
+                sharpmax_lx_gemm_6x16(a, LX_CLASSES, hpack + k0, Kp, rn, out, k0, nrows, min(16, K - k0), accumulate,
+                                      nullptr);
+        }
+    }
+};
+
+}  // namespace
+
+extern "C" __global__ void linear_xent_forward_f32_simd(LX_COMMON_PARAMS, float* loss, float* lse, float* stats,
+                                                        unsigned long long* status, LX_TERM_PARAMS, float* z_loss,
+                                                        float* workspace) {
+    LxRow rows[LX_SIMD_ROWS];
+    SimdTeam team(workspace, K);
+    const LxProblem p = LX_PROBLEM(z_loss);
+#define LX_CALL_ARGS (team, p, rows, loss, lse, stats, status)
+    LX_DISPATCH(lx_forward);
+#undef LX_CALL_ARGS
+}
+
+extern "C" __global__ void linear_xent_backward_input_f32_simd(LX_COMMON_PARAMS, const float* stats, float grad_scale,
+                                                               const int* valid_count, float* dH, int lddh,
+                                                               LX_TERM_PARAMS, float* workspace) {
+    SimdTeam team(workspace, K);
+    const LxProblem p = LX_PROBLEM(nullptr);
+#define LX_CALL_ARGS (team, p, stats, grad_scale, valid_count, dH, lddh)
+    LX_DISPATCH(lx_backward_input);
+#undef LX_CALL_ARGS
+}
+
+extern "C" __global__ void linear_xent_backward_weight_f32_simd(LX_COMMON_PARAMS, const float* stats,
+                                                                float grad_scale, const int* valid_count, float* dW,
+                                                                int lddw, float* db, LX_TERM_PARAMS,
+                                                                float* workspace) {
+    SimdTeam team(workspace, K);
+    const LxProblem p = LX_PROBLEM(nullptr);
+#define LX_CALL_ARGS (team, p, stats, grad_scale, valid_count, dW, lddw, db)
+    LX_DISPATCH(lx_backward_weight);
+#undef LX_CALL_ARGS
+}
+
+#endif  // !defined(__CUDACC__)
+
+SHARPMAX_EXPORT(linear_xent_forward_f32_block, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_xent_backward_input_f32_block, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(linear_xent_backward_weight_f32_block, SHARPMAX_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_xent_forward_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_xent_backward_input_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_xent_backward_weight_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_STATIC_SHARED(linear_xent_forward_f32_block, sizeof(float) * LX_BLOCK_ROWS * LX_CLASSES + sizeof(LxRow) * LX_BLOCK_ROWS)
+SHARPMAX_STATIC_SHARED(linear_xent_backward_input_f32_block, sizeof(float) * LX_BLOCK_ROWS * LX_CLASSES)
+SHARPMAX_STATIC_SHARED(linear_xent_backward_weight_f32_block, sizeof(float) * (LX_BLOCK_ROWS + 1) * LX_CLASSES)
+SHARPMAX_LAUNCH_BOUNDS(linear_xent_forward_f32_block, LX_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_xent_backward_input_f32_block, LX_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(linear_xent_backward_weight_f32_block, LX_THREADS)
