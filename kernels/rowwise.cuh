@@ -59,7 +59,7 @@ __device__ __forceinline__ float row_exp(float x) { return expf(x); }
 // x = n·ln2 + r with |r| <= ln2/2, exp(r) = 1 + r + r²·P(r) with Cephes' degree-5 P, 2^n built in the exponent
 // bits. r is kept as rh + rl with rh = x - n·ln2_hi exact (n·ln2_hi has 9 significant bits) and 1 + rh split
 // exactly (Fast2Sum), so that only the last addition rounds at the size of the result: at most 0.69 ulp from
-// exp over every float in [-87.34, 0] (exhaustive: runtime/tests' row_exp test; the plain Cephes form before:
+// exp over [-87.34, 0] (every 97th float, 1.15e7 points, against double exp; the plain Cephes form before:
 // 0.98). Every operation is a separate IEEE rounding: the row kernels' SIMD clones (ROW_SIMD_CLONES)
 // are compiled without FMA contraction, so SSE2, AVX2 and AVX-512 give the same bits.
 // x < -87.3 (below the smallest normal float, -inf included) gives 0 through a
