@@ -140,25 +140,33 @@ __device__ __forceinline__ void xent_row_capped_grad(const float* __restrict__ x
     for (int c = 0; c < C; ++c) gr[c] = xent_logit<true>(xr[c], cap);
     const float* xc = gr;
     float m = row_max(xc, C);
-    float s = row_exp_sum(xc, m, nullptr, C);
-    float log_s = logf(s);
-    if (lse) lse[r] = m + log_s;
+    // The loss and lse as the forward-only path computes them (xent_row), bit for bit.
+    double rest_d = row_exp_sum_of_except_f64(C, [=](int c) { return xc[c]; }, m, nullptr, used ? label : -1);
+    double e_label_d = used ? row_exp_sub_f64(xc[label], m) : 0.0;
+    double s_d = rest_d + e_label_d, log_s_d = xent_log_sum_f64(rest_d, e_label_d);
+    if (lse) lse[r] = static_cast<float>(m + log_s_d);
     if (!used) {
         xent_store_unused_row(loss, t, r);
         row_zero(gr, C);
         return;
     }
-    float shifted_sum = 0.0f;
+    double shifted_sum = 0.0;
     if (smoothing != 0.0f) {
         const float* w = t.w;
-        shifted_sum = w ? row_sum(C, [=](int c) { return w[c] * (xc[c] - m); }) : row_shifted_sum(xc, m, C);
+        if (w)
+            shifted_sum = row_sum_f64(C, [=](int c) { return static_cast<double>(w[c]) * (static_cast<double>(xc[c]) - m); });
+        else
+            shifted_sum = row_sum_f64(C, [=](int c) { return static_cast<double>(xc[c]) - m; });
     }
-    loss[r] = xent_row_loss_terms(s, m, log_s, xc[label] - m, shifted_sum, smoothing, C, label, t, r);
-    XentGradTerms<false> g = xent_grad_terms<false>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t);
+    loss[r] = xent_row_loss_f64(s_d, m, log_s_d, static_cast<double>(xc[label]) - m, shifted_sum, smoothing, C, label, t, r);
+    float rest = static_cast<float>(rest_d), e_label = static_cast<float>(e_label_d), s = static_cast<float>(s_d);
+    float log_s = static_cast<float>(log_s_d);
+    XentGradTerms<false> g =
+        xent_grad_terms<false>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t, e_label, rest);
     float inv = safe_reciprocal(s), inv_cap = 1.0f / cap;
     auto at = [&](int c, bool weighted) {
         float v = gr[c];
-        float p = row_exp(v - m) * inv;
+        float p = row_exp_sub(v, m) * inv;
         float th = v * inv_cap;
         float d = weighted ? g.template at<true>(p, c, label, 0.0f) : g.template at<false>(p, c, label, 0.0f);
         return d * (1.0f - th * th);
@@ -169,6 +177,8 @@ __device__ __forceinline__ void xent_row_capped_grad(const float* __restrict__ x
         for (int c = 0; c < C; ++c) gr[c] = at(c, false);
 }
 
+// The CPU device's kernel: sums, the row loss and the gradient's factors in double (xent_terms.cuh, "the _row
+// kernel's double row math").
 template <bool CAP>
 __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -184,35 +194,38 @@ __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     float cap = t.cap;
     auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
     float m = CAP ? row_max_of(C, xt) : row_max(xr, C);
-    // gr holds exp(x - m) until scaled below
-    float s = CAP ? row_exp_sum_of(C, xt, m, used ? gr : nullptr) : row_exp_sum(xr, m, used ? gr : nullptr, C);
-    float log_s = logf(s);
-    if (lse) lse[r] = m + log_s;
+    // gr holds exp(x - m) until scaled below; the label's term is summed apart (xent_log_sum)
+    double rest = row_exp_sum_of_except_f64(C, xt, m, used ? gr : nullptr, used ? label : -1);
+    double e_label = used ? row_exp_sub_f64(xt(label), m) : 0.0;
+    double s = rest + e_label;
+    double log_s = xent_log_sum_f64(rest, e_label);
+    if (lse) lse[r] = static_cast<float>(m + log_s);
     if (!used) {
         xent_store_unused_row(loss, t, r);
         if (gr) row_zero(gr, C);
         return;
     }
-    float shifted_sum = 0.0f;
+    double shifted_sum = 0.0;
     if (smoothing != 0.0f) {
         const float* w = t.w;
         if (w)
-            shifted_sum = row_sum(C, [=](int c) { return w[c] * (xt(c) - m); });
+            shifted_sum = row_sum_f64(C, [=](int c) { return static_cast<double>(w[c]) * (static_cast<double>(xt(c)) - m); });
         else
-            shifted_sum = CAP ? row_sum(C, [=](int c) { return xt(c) - m; }) : row_shifted_sum(xr, m, C);
+            shifted_sum = row_sum_f64(C, [=](int c) { return static_cast<double>(xt(c)) - m; });
     }
-    loss[r] = xent_row_loss_terms(s, m, log_s, xt(label) - m, shifted_sum, smoothing, C, label, t, r);
+    loss[r] = xent_row_loss_f64(s, m, log_s, static_cast<double>(xt(label)) - m, shifted_sum, smoothing, C, label, t, r);
     if (!gr) return;
-    XentGradTerms<CAP> g = xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t);
-    float inv = safe_reciprocal(s);
-    // Two loops, so that the plain one stays free of the class-weight test (and vectorizes).
+    XentGradF64 g = xent_grad_f64(grad_scale, valid_count, smoothing, C, label, s, rest, e_label, m + log_s, t);
+    // Two loops, so that the plain one stays free of the class-weight read (and vectorizes); the label's entry after.
+    float e_y = gr[label];
     if (g.w)
-        for (int c = 0; c < C; ++c) gr[c] = g.template at<true>(gr[c] * inv, c, label, xr[c]);
+        for (int c = 0; c < C; ++c) gr[c] = g.template at<true>(gr[c], c);
     else
-        for (int c = 0; c < C; ++c) gr[c] = g.template at<false>(gr[c] * inv, c, label, xr[c]);
+        for (int c = 0; c < C; ++c) gr[c] = g.template at<false>(gr[c], c);
+    gr[label] = g.label(e_y, label);
 }
 
-extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(XENT_PARAMS) {
+extern "C" __global__ ROW_SIMD_CLONES void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(XENT_PARAMS) {
     XENT_DISPATCH(xent_row);
 }
 
@@ -242,26 +255,30 @@ __device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
         XENT_NO_UNROLL
         for (int c = lane; c < C; c += 32) weighted_sum += t.w[c] * (xent_logit<CAP>(xr[c], t.cap) - m);
     }
+    int skip = used ? label : -1;  // the label's term is summed apart (xent_log_sum)
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         if (lane + 32 * i < C) shifted_sum += v[i] - m;
-        v[i] = row_exp(v[i] - m);
-        s += v[i];
+        v[i] = row_exp_sub(v[i], m);
+        s += lane + 32 * i == skip ? 0.0f : v[i];
     }
     if (t.w) shifted_sum = weighted_sum;
-    s = warp_sum(s);
+    float rest = warp_sum(s);
     if (smoothing != 0.0f) shifted_sum = warp_sum(shifted_sum);
-    float log_s = logf(s);
+    float e_label = used ? row_exp_sub(xent_logit<CAP>(xr[label], t.cap), m) : 0.0f;
+    s = rest + e_label;
+    float log_s = xent_log_sum(rest, e_label);
     if (lane == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
     XentGradTerms<CAP> g =
-        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t);
+        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t, e_label, rest);
     float inv = safe_reciprocal(s);
     // The class weights' ε/C·w_c part of the target and the cap's chain factor follow in a second pass that
     // reads the row again (see above): the first writes (p·pscale - [c = y]·on - off)·scale, off = 0 with weights.
     bool weight_pass = g.w && g.off != 0.0f;
-    XentGradTerms<false> g_plain{g.scale, g.w ? 0.0f : g.off, g.on, g.pscale, 0.0f, nullptr};
+    // label_d already holds the label's whole gradient, its weight term included: the second pass skips it.
+    XentGradTerms<false> g_plain{g.scale, g.w ? 0.0f : g.off, g.on, g.pscale, 0.0f, nullptr, g.label_d, g.label_col};
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         int c = lane + 32 * i;
@@ -271,7 +288,7 @@ __device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
         XENT_NO_UNROLL
         for (int c = lane; c < C; c += 32) {
             float d = gr[c];
-            if (weight_pass) d -= g.off * g.w[c] * g.scale;
+            if (weight_pass && c != g.label_col) d -= g.off * g.w[c] * g.scale;
             if (CAP) {
                 float th = row_tanh(xr[c] / g.cap);
                 d *= 1.0f - th * th;
@@ -308,21 +325,24 @@ __device__ __forceinline__ void xent_block(XENT_IMPL_PARAMS, float* row, float* 
     }
     m = block_max(m, scratch);
     float s = 0.0f, shifted_sum = 0.0f;
+    int skip = used ? label : -1;  // the label's term is summed apart (xent_log_sum)
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float shifted = row[c] - m;
         shifted_sum += xent_class_weight(t.w, c) * shifted;
-        float e = row_exp(shifted);
+        float e = row_exp_sub(row[c], m);
         row[c] = e;
-        s += e;
+        s += c == skip ? 0.0f : e;
     }
-    s = block_sum(s, scratch);
+    float rest = block_sum(s, scratch);
     if (smoothing != 0.0f) shifted_sum = block_sum(shifted_sum, scratch);
-    float log_s = logf(s);
+    float e_label = used ? row_exp_sub(xent_logit<CAP>(xr[label], t.cap), m) : 0.0f;
+    s = rest + e_label;
+    float log_s = xent_log_sum(rest, e_label);
     if (threadIdx.x == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
     XentGradTerms<CAP> g =
-        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t);
+        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t, e_label, rest);
     float inv = safe_reciprocal(s);
     for (int c = threadIdx.x; c < C; c += blockDim.x)
         gr[c] = used ? g(row[c] * inv, c, label, CAP ? xr[c] : 0.0f) : 0.0f;
@@ -345,14 +365,15 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
 // earlier shifts move by seen·(old - new): a term of the sign of the sum and
 // no larger than it, so nothing cancels. (Σx - C·max would: with |x| ~ 1e4 the
 // float Σx has already lost the digits of x - max that the loss needs.)
+// The label's column (skip) moves the max but adds nothing to acc.d: its term is summed apart (xent_log_sum).
 __device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifted_sum, int count, float seen, float x,
-                                                float w) {
+                                                float w, bool skip) {
     if (x > acc.m) {
         if (count > 0) shifted_sum += seen * (acc.m - x);
-        acc.d = acc.d * row_exp(acc.m - x) + 1.0f;
+        acc.d = acc.d * row_exp_sub(acc.m, x) + (skip ? 0.0f : 1.0f);
         acc.m = x;
     } else {
-        acc.d += row_exp(x - acc.m);
+        acc.d += skip ? 0.0f : row_exp_sub(x, acc.m);
         shifted_sum += w * (x - acc.m);
     }
 }
@@ -371,29 +392,32 @@ __device__ __forceinline__ void xent_online(XENT_IMPL_PARAMS, float* scratch) {
     int count = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float w = xent_class_weight(t.w, c);
-        xent_online_add(acc, shifted_sum, count, t.w ? seen : static_cast<float>(count), xent_logit<CAP>(xr[c], t.cap), w);
+        xent_online_add(acc, shifted_sum, count, t.w ? seen : static_cast<float>(count), xent_logit<CAP>(xr[c], t.cap), w,
+                        used && c == label);
         ++count;
         seen += w;
     }
     float thread_m = acc.m;
     acc = block_online(acc, scratch);
-    float m = acc.m, s = acc.d;
+    float m = acc.m, rest = acc.d;
+    float e_label = used ? row_exp_sub(xent_logit<CAP>(xr[label], t.cap), m) : 0.0f;
+    float s = rest + e_label;
     if (smoothing != 0.0f) {
         // Rebase each thread's sum on the row max (same argument as above), then a fixed tree.
         float rebase = t.w ? seen : static_cast<float>(count);
         shifted_sum = count > 0 ? shifted_sum + rebase * (thread_m - m) : 0.0f;
         shifted_sum = block_sum(shifted_sum, scratch);
     }
-    float log_s = logf(s);
+    float log_s = xent_log_sum(rest, e_label);
     if (threadIdx.x == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
     XentGradTerms<CAP> g =
-        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t);
+        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t, e_label, rest);
     float inv = safe_reciprocal(s);
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float xc = xr[c];
-        gr[c] = used ? g(row_exp(xent_logit<CAP>(xc, t.cap) - m) * inv, c, label, xc) : 0.0f;
+        gr[c] = used ? g(row_exp_sub(xent_logit<CAP>(xc, t.cap), m) * inv, c, label, xc) : 0.0f;
     }
 }
 

@@ -33,6 +33,19 @@
 #define ROW_UNROLL
 #endif
 
+// The CPU device's row kernels (softmax_forward_f32_row, xent_fused_forward_backward_f32_row) are compiled for
+// three x86-64 levels on x86-64 ELF hosts and the loader picks the best the CPU has (as linear.cu's _simd
+// kernels): their loops run 16 (AVX-512), 8 (AVX2) or 4 (SSE2) floats wide. fp-contract=off keeps a*b + c two
+// roundings in every clone, so the three give bitwise the same results (row_exp relies on it, too).
+#if !defined(__CUDACC__) && defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+#define ROW_SIMD_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("fp-contract=off")))
+#elif !defined(__CUDACC__) && defined(__x86_64__) && defined(__ELF__) && defined(__clang__)
+#define ROW_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ROW_SIMD_CLONES
+#endif
+
 __device__ __forceinline__ float row_neg_inf() { return __int_as_float(static_cast<int>(0xff800000u)); }
 __device__ __forceinline__ float max2(float a, float b) { return a > b ? a : b; }
 
@@ -43,30 +56,50 @@ __device__ __forceinline__ float row_exp(float x) { return expf(x); }
 #else
 
 // exp(x) for x <= 0 without branches, so that loops over a row vectorize:
-// x = n·ln2 + r with |r| <= ln2/2, a degree-6 polynomial for exp(r), 2^n built
-// in the exponent bits. Measured: at most 1.4 ulp from exp over [-87.3, 0].
+// x = n·ln2 + r with |r| <= ln2/2, exp(r) = 1 + r + r²·P(r) with Cephes' degree-5 P, 2^n built in the exponent
+// bits. r is kept as rh + rl with rh = x - n·ln2_hi exact (n·ln2_hi has 9 significant bits) and 1 + rh split
+// exactly (Fast2Sum), so that only the last addition rounds at the size of the result: at most 0.69 ulp from
+// exp over [-87.34, 0] (every 97th float, 1.15e7 points, against double exp; the plain Cephes form before:
+// 0.98). Every operation is a separate IEEE rounding: the row kernels' SIMD clones (ROW_SIMD_CLONES)
+// are compiled without FMA contraction, so SSE2, AVX2 and AVX-512 give the same bits.
 // x < -87.3 (below the smallest normal float, -inf included) gives 0 through a
 // bit mask; a select there would become a branch under -ftrapping-math and stop
 // the vectorizer. NaN stays NaN. No float->int conversion (undefined for NaN):
 // adding 1.5·2^23 rounds to an integer and leaves it in the low mantissa bits.
-inline float row_exp(float x) {
+// row_exp_hl(x, lo) = exp(x + lo) for a tiny lo (|lo| <= ulp(x)/2, the rounding error of a difference, see
+// row_exp_sub): lo joins the reduced argument, so it costs no second rounding. The pieces: exp(x + lo) =
+// (head + tail)·scale, head = 1 + rh rounded (exact sum with part of tail), scale = 2^n; row_exp_hl_f64 adds them in
+// double instead, a result within 0.21 ulp (of float) of exp, which the _row kernel's double row sums use.
+struct RowExpPieces {
+    float head, tail, scale;
+};
+
+inline RowExpPieces row_exp_pieces(float x, float lo) {
     float t = x * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
+    float rh = x - n * 0.693359375f;  // exact
+    float rl = n * -2.12194440e-4f;   // r = rh - rl; ln2 = 0.693359375 - 2.12194440e-4
+    float r = (rh - rl) + lo;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    float c = p * (r * r);            // exp(r) - 1 - r
+    float one_rh = 1.0f + rh;
+    float one_rh_err = (1.0f - one_rh) + rh;  // exact: 1 + rh = one_rh + one_rh_err
     std::uint32_t t_bits;
     std::memcpy(&t_bits, &t, 4);
     std::uint32_t scale_bits = (t_bits - 0x4B400000u + 127u) << 23;
     float scale;
     std::memcpy(&scale, &scale_bits, 4);
-    float result = p * scale;
+    return {one_rh, ((one_rh_err - rl) + lo) + c, scale};
+}
+
+inline float row_exp_hl(float x, float lo) {
+    RowExpPieces q = row_exp_pieces(x, lo);
+    float result = (q.head + q.tail) * q.scale;
     std::uint32_t bits;
     std::memcpy(&bits, &result, 4);
     bits &= 0u - static_cast<std::uint32_t>(!(x < -87.33654f));
@@ -74,7 +107,52 @@ inline float row_exp(float x) {
     return result;
 }
 
+inline double row_exp_hl_f64(float x, float lo) {
+    RowExpPieces q = row_exp_pieces(x, lo);
+    double result = (static_cast<double>(q.head) + static_cast<double>(q.tail)) * static_cast<double>(q.scale);
+    std::uint64_t bits;
+    std::memcpy(&bits, &result, 8);
+    bits &= 0ull - static_cast<std::uint64_t>(!(x < -87.33654f));
+    std::memcpy(&result, &bits, 8);
+    return result;
+}
+
+// x + -0.0f is x for every x (signed zeros included), so the compiler drops the lo terms.
+inline float row_exp(float x) { return row_exp_hl(x, -0.0f); }
+
 #endif
+
+// exp(x - m) for x <= m, the rounding of x - m included: d = x - m rounds by up to ulp(d)/2, which exp turns
+// into a relative error of |d|·2^-24 (up to 44 ulp at d = -87; 4 ulp at the d = -8 of ordinary logits), so the
+// exact remainder lo = (x - m) - d (Knuth's TwoSum, no branch) is folded into the exponent. Every softmax and
+// cross-entropy exponential goes through here. A -inf x gives 0 (lo is NaN there, but row_exp_hl's mask and the
+// select below drop it); NaN stays NaN.
+__device__ __forceinline__ float row_exp_sub(float x, float m) {
+    float d = x - m;
+    float m_part = d - x;   // TwoSum of x and -m
+    float x_part = d - m_part;
+    float lo = (x - x_part) + (-m - m_part);
+#if defined(__CUDACC__)
+    lo = d > -88.0f ? lo : 0.0f;
+    float e = expf(d);
+    return fmaf(e, lo, e);
+#else
+    return row_exp_hl(d, lo);
+#endif
+}
+
+// row_exp_sub as a double: on the host within 0.21 ulp (of float) of exp(x - m), where the float result is within
+// 0.69; on CUDA the float result (the _row kernel is the CPU device's; a GPU runs it only when asked to).
+__device__ __forceinline__ double row_exp_sub_f64(float x, float m) {
+#if defined(__CUDACC__)
+    return row_exp_sub(x, m);
+#else
+    float d = x - m;
+    float m_part = d - x;
+    float x_part = d - m_part;
+    return row_exp_hl_f64(d, (x - x_part) + (-m - m_part));
+#endif
+}
 
 #if defined(__CUDACC__)
 
@@ -117,6 +195,27 @@ inline float row_tanh(float x) {
 
 // ---- one thread, one row ------------------------------------------------------
 
+#if !defined(__CUDACC__) && defined(__GNUC__)
+// On the host the lanes are one GCC vector: GCC does not turn the eight scalar max2 of the loop below into SIMD
+// (it stays vmaxss, and the max pass alone then ran at ~12 GB/s); `v > acc ? v : acc` is max2 lane by lane, so
+// the result is bitwise the same.
+typedef float row_lanes_f32 __attribute__((vector_size(4 * ROW_LANES)));
+
+__device__ __forceinline__ float row_max(const float* x, int C) {
+    row_lanes_f32 acc;
+    for (int j = 0; j < ROW_LANES; ++j) acc[j] = ROW_MAX_FLOOR;
+    int c = 0;
+    for (; c + ROW_LANES <= C; c += ROW_LANES) {
+        row_lanes_f32 v;
+        std::memcpy(&v, x + c, sizeof v);
+        acc = v > acc ? v : acc;
+    }
+    float m = acc[0];
+    for (; c < C; ++c) m = max2(x[c], m);
+    for (int j = 1; j < ROW_LANES; ++j) m = max2(acc[j], m);
+    return m;
+}
+#else
 __device__ __forceinline__ float row_max(const float* x, int C) {
     float acc[ROW_LANES];
     for (int j = 0; j < ROW_LANES; ++j) acc[j] = ROW_MAX_FLOOR;
@@ -128,6 +227,7 @@ __device__ __forceinline__ float row_max(const float* x, int C) {
     for (int j = 1; j < ROW_LANES; ++j) m = max2(acc[j], m);
     return m;
 }
+#endif
 
 // Σ_c term(c) in chunks of ROW_CHUNK elements: ROW_LANES float lanes within a
 // chunk (SIMD on the host), chunk totals added in order. The rounding error
@@ -152,15 +252,66 @@ __device__ __forceinline__ float row_sum(int C, Term term) {
     return total;
 }
 
+// Σ_c term(c) in double, ROW_LANES lanes (SIMD on the host), lanes added in order: float terms of a row of any
+// length sum with a relative error below 2^-40, so the order no longer shows in a float result.
+template <typename Term>
+__device__ __forceinline__ double row_sum_f64(int C, Term term) {
+#if defined(__CUDACC__)
+    constexpr int lanes = 1;  // a GPU thread has no SIMD lanes; 16 (and 2) doubles made the _row kernel spill
+#else
+    constexpr int lanes = 2 * ROW_LANES;  // four independent 4-double chains: vaddpd's latency does not bind
+#endif
+    double acc[lanes] = {};
+    int c = 0;
+    for (; c + lanes <= C; c += lanes)
+        for (int j = 0; j < lanes; ++j) acc[j] += term(c + j);
+#if !defined(__CUDACC__)
+    if (c + ROW_LANES <= C) {  // short rows (C = 10) keep one SIMD step
+        for (int j = 0; j < ROW_LANES; ++j) acc[j] += term(c + j);
+        c += ROW_LANES;
+    }
+#endif
+    for (; c < C; ++c) acc[0] += term(c);
+    double total = 0.0;
+    for (int j = 0; j < lanes; ++j) total += acc[j];
+    return total;
+}
+
+// row_exp_sum_except in double (row_exp_sub_f64, row_sum_f64): e, when not null, receives each exp rounded to
+// float; term(c) is the column's logit.
+template <typename Term>
+__device__ __forceinline__ double row_exp_sum_of_except_f64(int C, Term term, float m, float* e, int skip) {
+    if (e)
+        return row_sum_f64(C, [=](int c) {
+            double v = row_exp_sub_f64(term(c), m);
+            e[c] = static_cast<float>(v);
+            return v * static_cast<double>(c != skip);
+        });
+    return row_sum_f64(C, [=](int c) { return row_exp_sub_f64(term(c), m) * static_cast<double>(c != skip); });
+}
+
 // Σ exp(x - m); when e is not null it also receives exp(x - m).
 __device__ __forceinline__ float row_exp_sum(const float* x, float m, float* e, int C) {
     if (e)
         return row_sum(C, [=](int c) {
-            float v = row_exp(x[c] - m);
+            float v = row_exp_sub(x[c], m);
             e[c] = v;
             return v;
         });
-    return row_sum(C, [=](int c) { return row_exp(x[c] - m); });
+    return row_sum(C, [=](int c) { return row_exp_sub(x[c], m); });
+}
+
+// Σ_{c != skip} exp(x - m) (skip = -1: every column); e, when not null, receives exp(x - m) for every c.
+// The cross-entropy kernels skip the label, so that log Σ = log1p(the rest) keeps its digits when the label
+// holds the row max (xent_log_sum).
+__device__ __forceinline__ float row_exp_sum_except(const float* x, float m, float* e, int C, int skip) {
+    if (e)
+        return row_sum(C, [=](int c) {
+            float v = row_exp_sub(x[c], m);
+            e[c] = v;
+            return v * static_cast<float>(c != skip);  // 0·NaN = NaN: a NaN label term still makes the row NaN
+        });
+    return row_sum(C, [=](int c) { return row_exp_sub(x[c], m) * static_cast<float>(c != skip); });
 }
 
 // Σ (x - m): label smoothing needs mean_c(-log p_c) = log Σexp(x - m) - mean_c(x - m).
@@ -217,16 +368,16 @@ struct OnlineMaxSum {
 
 __device__ __forceinline__ void online_add(OnlineMaxSum& s, float x) {
     if (x > s.m) {
-        s.d = s.d * row_exp(s.m - x) + 1.0f;
+        s.d = s.d * row_exp_sub(s.m, x) + 1.0f;
         s.m = x;
     } else {
-        s.d += row_exp(x - s.m);
+        s.d += row_exp_sub(x, s.m);
     }
 }
 
 __device__ __forceinline__ OnlineMaxSum online_combine(OnlineMaxSum a, OnlineMaxSum b) {
     float m = max2(a.m, b.m);
-    return {m, a.d * row_exp(a.m - m) + b.d * row_exp(b.m - m)};
+    return {m, a.d * row_exp_sub(a.m, m) + b.d * row_exp_sub(b.m, m)};
 }
 
 __device__ __forceinline__ OnlineMaxSum warp_online(OnlineMaxSum s) {
@@ -276,9 +427,21 @@ template <typename Term>
 __device__ __forceinline__ float row_exp_sum_of(int C, Term term, float m, float* e) {
     if (e)
         return row_sum(C, [=](int c) {
-            float v = row_exp(term(c) - m);
+            float v = row_exp_sub(term(c), m);
             e[c] = v;
             return v;
         });
-    return row_sum(C, [=](int c) { return row_exp(term(c) - m); });
+    return row_sum(C, [=](int c) { return row_exp_sub(term(c), m); });
+}
+
+// row_exp_sum_of with a skipped column (see row_exp_sum_except).
+template <typename Term>
+__device__ __forceinline__ float row_exp_sum_of_except(int C, Term term, float m, float* e, int skip) {
+    if (e)
+        return row_sum(C, [=](int c) {
+            float v = row_exp_sub(term(c), m);
+            e[c] = v;
+            return v * static_cast<float>(c != skip);  // 0·NaN = NaN: a NaN label term still makes the row NaN
+        });
+    return row_sum(C, [=](int c) { return row_exp_sub(term(c), m) * static_cast<float>(c != skip); });
 }

@@ -60,7 +60,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_normalize_f32(floa
 
 // ---- fused: one thread per row ------------------------------------------------
 
-extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_row(const float* x, int N, int C, int ldx, float* y, int ldy) {
+extern "C" __global__ ROW_SIMD_CLONES void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_row(const float* x, int N, int C, int ldx, float* y, int ldy) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= N) return;
     const float* xr = x + static_cast<long long>(r) * ldx;
@@ -91,7 +91,7 @@ ROW_UNROLL
     float s = 0.0f;
 ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
-        v[i] = row_exp(v[i] - m);
+        v[i] = row_exp_sub(v[i], m);
         s += v[i];
     }
     float inv = safe_reciprocal(warp_sum(s));
@@ -130,7 +130,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_block(
     m = block_max(m, scratch);
     float s = 0.0f;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float e = row_exp(row[c] - m);
+        float e = row_exp_sub(row[c], m);
         row[c] = e;
         s += e;
     }
@@ -150,7 +150,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) softmax_forward_f32_online
     for (int c = threadIdx.x; c < C; c += blockDim.x) online_add(acc, xr[c]);
     acc = block_online(acc, scratch);
     float inv = safe_reciprocal(acc.d);
-    for (int c = threadIdx.x; c < C; c += blockDim.x) yr[c] = row_exp(xr[c] - acc.m) * inv;
+    for (int c = threadIdx.x; c < C; c += blockDim.x) yr[c] = row_exp_sub(xr[c], acc.m) * inv;
 }
 
 SHARPMAX_EXPORT(softmax_rowmax_f32, SHARPMAX_NO_SYNC)

@@ -39,6 +39,16 @@ __device__ __forceinline__ float xent_row_loss(float s, float log_s, float x_lab
     return (1.0f - smoothing) * nll + smoothing * (log_s - shifted_sum / static_cast<float>(C));
 }
 
+// log Σ_j exp(x_j - m) from the row's sum split at the label: Σ = e_label + rest, e_label = exp(x_y - m),
+// rest = Σ_{j≠y} exp(x_j - m). When the label holds the row max, e_label = exp(0) = 1 exactly and log1p(rest)
+// keeps every digit of a small rest, which log(1 + rest) rounds away: the loss of a confident, correct row,
+// lse - x_y = log1p(rest), is then accurate to float32 rounding however small (row (30, 0, …, 0): 8.4e-13, not
+// 0). Otherwise some other column holds the max, rest >= 1 and the loss is >= log 2: nothing cancels.
+// An ignored row passes its whole sum as rest and e_label = 0.
+__device__ __forceinline__ float xent_log_sum(float rest, float e_label) {
+    return e_label == 1.0f ? log1pf(rest) : logf(rest + e_label);
+}
+
 __device__ __forceinline__ float xent_grad_scale(float grad_scale, const int* valid_count) {
     if (!valid_count) return grad_scale;
     int count = *valid_count;
@@ -139,10 +149,14 @@ __device__ __forceinline__ void xent_store_row(float* loss, float* lse, int r, b
 // pscale = Σ_c target_c + 2·z·lse: exactly 1 without class weights and z-loss, so that those rows give the bits
 // of XentGrad. target_c = `on` at the label and `off` elsewhere, or with class weights
 // [c = y]·on + off·w_c (on = (1 - ε)·w_y, off = ε/C).
+// label_col >= 0 (set by the xent_grad_terms overload that takes the split sum): the gradient at that column is
+// label_d (before the cap's chain factor), computed once per row without the cancellation of p_y - 1.
 template <bool CAP>
 struct XentGradTerms {
     float scale, off, on, pscale, cap;
     const float* w;
+    float label_d = 0.0f;
+    int label_col = -1;
     __device__ __forceinline__ float operator()(float p, int c, int label, float x) const {
         return w ? at<true>(p, c, label, x) : at<false>(p, c, label, x);
     }
@@ -151,6 +165,7 @@ struct XentGradTerms {
     __device__ __forceinline__ float at(float p, int c, int label, float x) const {
         float target = WEIGHTED ? (c == label ? on : 0.0f) + off * w[c] : (c == label ? on : off);
         float g = (p * pscale - target) * scale;
+        g = c == label_col ? label_d : g;
         if (CAP) {
             float th = row_tanh(x / cap);
             g *= 1.0f - th * th;
@@ -178,4 +193,112 @@ __device__ __forceinline__ XentGradTerms<CAP> xent_grad_terms(float grad_scale, 
     // A row of all -inf has p = 0 and lse = -inf: its z-loss adds nothing to the gradient (not 0·inf = NaN).
     if (t.z != 0.0f && s != 0.0f) pscale += 2.0f * t.z * (m + log_s);
     return XentGradTerms<CAP>{scale, off, on, pscale, t.cap, t.w};
+}
+
+// xent_grad_terms for a row whose Σexp is split at the label (xent_log_sum: rest = Σ_{j≠y} exp(x_j - m),
+// e_label = exp(x_y - m)). When the label holds the row max (e_label = 1), p_y = 1/s = 1 - rest/s, and
+//   p_y·pscale - target_y = (pscale - target_y) - pscale·rest/s
+// with pscale - target_y formed from its parts: ε - ε/C (+ ε/C·(W - w_y) with class weights, for which
+// pscale - target_y = ε/C·W - ε/C·w_y) (+ 2·z·lse with z-loss). Without smoothing and z-loss that is
+// -rest/s: full relative accuracy where p_y - 1 would cancel to its last few bits (or to 0). Other rows (rest >= 1,
+// p_y <= 1/2: nothing cancels) and ignored rows keep the per-column formula (label_col = -1).
+template <bool CAP>
+__device__ __forceinline__ XentGradTerms<CAP> xent_grad_terms(float grad_scale, const int* valid_count, float smoothing,
+                                                              int C, int label, float s, float m, float log_s,
+                                                              const XentTerms& t, float e_label, float rest) {
+    XentGradTerms<CAP> g = xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, label, s, m, log_s, t);
+    if (e_label != 1.0f) return g;
+    float excess = t.w ? g.off * (t.totals[0] - t.w[label]) : smoothing - g.off;
+    if (t.z != 0.0f) excess += 2.0f * t.z * (m + log_s);
+    g.label_d = (excess - g.pscale * (rest * safe_reciprocal(s))) * g.scale;
+    g.label_col = label;
+    return g;
+}
+
+// ---- the _row kernel's double row math (the CPU device's kernel) ------------------------------------------------
+//
+// The CPU device sums a row's exponentials in double (row_exp_sum_of_except_f64) and forms the row loss and the
+// gradient's per-row factors in double, so that each output is one rounding of a value accurate to ~2^-40 plus
+// the error of its float exp: the loss within 1 ulp of the float64 truth and the gradient within 2 (measured:
+// docs/softmax-and-cross-entropy.md, "Accuracy"). rest_d, e_label_d as for xent_log_sum; s_d = rest_d + e_label_d.
+
+// On CUDA the float logs: the double ones pushed the _row kernel (64 registers at 1024 threads) into spills, and a
+// GPU runs _row only when asked to.
+__device__ __forceinline__ double xent_log_sum_f64(double rest_d, double e_label_d) {
+#if defined(__CUDACC__)
+    return xent_log_sum(static_cast<float>(rest_d), static_cast<float>(e_label_d));
+#else
+    return e_label_d == 1.0 ? log1p(rest_d) : log(rest_d + e_label_d);
+#endif
+}
+
+// xent_row_loss_terms in double: shifted_sum_d = Σ_j w_j·(x'_j - m) (w_j = 1 without class weights) in double.
+__device__ __forceinline__ float xent_row_loss_f64(double s_d, float m, double log_s_d, double x_label_m_d,
+                                                   double shifted_sum_d, float smoothing, int C, int label,
+                                                   const XentTerms& t, int r) {
+    double loss;
+    if (s_d == 0.0) {
+        loss = -row_neg_inf();  // all -inf: every class impossible
+    } else {
+        double eps = smoothing, w_y = t.w ? t.w[label] : 1.0, total = t.w ? t.totals[0] : static_cast<double>(C);
+        loss = w_y * (log_s_d - x_label_m_d);
+        if (smoothing != 0.0f) loss = (1.0 - eps) * loss + eps / C * (total * log_s_d - shifted_sum_d);
+    }
+    double z_term = 0.0;
+    if (t.z != 0.0f) {
+        double lse = m + log_s_d;
+        z_term = static_cast<double>(t.z) * lse * lse;
+        loss += z_term;
+    }
+    if (t.z_out) t.z_out[r] = static_cast<float>(z_term);
+    return static_cast<float>(loss);
+}
+
+// The gradient of a row from its exponentials e_c (float, as row_exp_sum_of_except_f64 stored them):
+//   grad_c = e_c·k - target_c·scale,  k = pscale·scale / s   (pscale, target: XentGradTerms)
+// in double, one rounding. at() is the off-label formula (a loop over the row, free of label tests so that it
+// vectorizes); label() is the label's entry: label_g for a confident, correct row (see xent_grad_terms's split
+// overload), else the formula. No softcap (its _row path is xent_row_capped_grad).
+struct XentGradF64 {
+    double k, on_s, off_s;
+    const float* w;
+    float label_g;
+    int label_col;
+    template <bool WEIGHTED>
+    __device__ __forceinline__ float at(float e, int c) const {
+        return static_cast<float>(e * k - (WEIGHTED ? off_s * w[c] : off_s));
+    }
+    __device__ __forceinline__ float label(float e, int y) const {
+        if (label_col >= 0) return label_g;
+        return static_cast<float>(e * k - (on_s + (w ? off_s * w[y] : 0.0)));
+    }
+};
+
+__device__ __forceinline__ XentGradF64 xent_grad_f64(float grad_scale, const int* valid_count, float smoothing, int C,
+                                                     int label, double s_d, double rest_d, double e_label_d,
+                                                     double lse_d, const XentTerms& t) {
+    double eps = smoothing, off = eps / C, scale, on, pscale, excess;
+    if (!t.w) {
+        scale = valid_count ? (*valid_count > 0 ? static_cast<double>(grad_scale) / *valid_count : 0.0) : grad_scale;
+        on = 1.0 - eps + off;
+        pscale = 1.0;
+        excess = eps - off;  // pscale - on
+    } else {
+        double divisor = t.totals[1];
+        scale = divisor != 0.0 ? grad_scale / divisor : 0.0;
+        on = (1.0 - eps) * t.w[label];
+        pscale = on + off * t.totals[0];
+        excess = off * (static_cast<double>(t.totals[0]) - t.w[label]);  // pscale - on - off·w_y
+    }
+    if (t.z != 0.0f && s_d != 0.0) {
+        pscale += 2.0 * t.z * lse_d;
+        excess += 2.0 * t.z * lse_d;
+    }
+    double inv = s_d == 0.0 ? 0.0 : 1.0 / s_d;
+    XentGradF64 g{pscale * scale * inv, on * scale, off * scale, t.w, 0.0f, -1};
+    if (e_label_d == 1.0) {
+        g.label_g = static_cast<float>((excess - pscale * rest_d * inv) * scale);
+        g.label_col = label;
+    }
+    return g;
 }

@@ -19,7 +19,7 @@ public static class StabilityTable
     public const int Classes = 10;
     public const float Clip = 1e-12f;
 
-    public static IReadOnlyList<float> Magnitudes { get; } = [1, 10, 30, 50, 88, 89, 100, 1000, 10000];
+    public static IReadOnlyList<float> Magnitudes { get; } = [1, 10, 15, 20, 30, 40, 50, 88, 89, 100, 1000, 10000];
 
     /// <param name="NaiveKernels">The device's naive cross-entropy chain, when a device was given.</param>
     /// <param name="FusedKernel">The device's fused cross-entropy kernel, when a device was given.</param>
@@ -84,7 +84,9 @@ public static class StabilityTable
         output.WriteLine("naive: exp(o) overflows float32 once o > 88.72, giving inf/inf = NaN (right) or log(0) = inf (wrong).");
         output.WriteLine("shifted+clip: never overflows, but p_y underflows below 1e-12 once the gap exceeds 27.6, so the clip caps");
         output.WriteLine("the loss at 27.63 (and its gradient says nothing about how wrong the prediction is).");
-        output.WriteLine("fused: follows float64 at every magnitude; for tiny true losses it rounds log(1 + 9e^-M) like any float32 sum.");
+        output.WriteLine("fused: follows float64 at every magnitude; for tiny true losses (y = 0) the formula lse - o_y rounds log(1 + 9e^-M)");
+        output.WriteLine("to float32 (0 at M = 30); the fused kernel computes log1p(sum of exp(o_j - o_y), j != y) when the label holds");
+        output.WriteLine("the max, and keeps those losses to float rounding until 9e^-M leaves the normal floats (M > 87).");
     }
 
     private static string Show(double value) => value switch
