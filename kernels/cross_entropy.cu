@@ -191,38 +191,7 @@ __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
         xent_row_capped_grad(xr, gr, r, C, label, used, smoothing, loss, lse, grad_scale, valid_count, t);
         return;
     }
-    float cap = t.cap;
-    auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
-    float m = CAP ? row_max_of(C, xt) : row_max(xr, C);
-    // gr holds exp(x - m) until scaled below; the label's term is summed apart (xent_log_sum)
-    double rest = row_exp_sum_of_except_f64(C, xt, m, used ? gr : nullptr, used ? label : -1);
-    double e_label = used ? row_exp_sub_f64(xt(label), m) : 0.0;
-    double s = rest + e_label;
-    double log_s = xent_log_sum_f64(rest, e_label);
-    if (lse) lse[r] = static_cast<float>(m + log_s);
-    if (!used) {
-        xent_store_unused_row(loss, t, r);
-        if (gr) row_zero(gr, C);
-        return;
-    }
-    double shifted_sum = 0.0;
-    if (smoothing != 0.0f) {
-        const float* w = t.w;
-        if (w)
-            shifted_sum = row_sum_f64(C, [=](int c) { return static_cast<double>(w[c]) * (static_cast<double>(xt(c)) - m); });
-        else
-            shifted_sum = row_sum_f64(C, [=](int c) { return static_cast<double>(xt(c)) - m; });
-    }
-    loss[r] = xent_row_loss_f64(s, m, log_s, static_cast<double>(xt(label)) - m, shifted_sum, smoothing, C, label, t, r);
-    if (!gr) return;
-    XentGradF64 g = xent_grad_f64(grad_scale, valid_count, smoothing, C, label, s, rest, e_label, m + log_s, t);
-    // Two loops, so that the plain one stays free of the class-weight read (and vectorizes); the label's entry after.
-    float e_y = gr[label];
-    if (g.w)
-        for (int c = 0; c < C; ++c) gr[c] = g.template at<true>(gr[c], c);
-    else
-        for (int c = 0; c < C; ++c) gr[c] = g.template at<false>(gr[c], c);
-    gr[label] = g.label(e_y, label);
+    xent_row_f64<CAP>(xr, gr, r, C, label, used, smoothing, loss, lse, grad_scale, valid_count, t);
 }
 
 extern "C" __global__ ROW_SIMD_CLONES void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_row(XENT_PARAMS) {

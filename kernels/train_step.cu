@@ -1,0 +1,350 @@
+// train_step.cu — softmax regression's training step, fused: one pass over a batch of gathered u8 rows
+// computes the logits, the cross-entropy loss and gradient, and the weight and bias gradients of each part of
+// the batch; a second launch sums the parts in a fixed order and applies SGD. Two launches instead of the
+// unfused step's six (forward, count, cross-entropy, dW, db, two updates), and the batch's bytes are read
+// from memory once: the logits and the gradient never leave the cache.
+//
+// Shapes as linear.cu's (W[K×C] row-major, b[C]); X[i,k] = pixels[row(i)·ldx + k]·scale with
+// row(i) = index[offset + i] (offset + i when index is null); a row(i) outside [0, rows) reads as NaN, so its
+// logits, and all of dW and db, come out NaN (linear.cu's rule). The batch is cut into parts of
+// STEP_PART_ROWS rows (the last may be shorter), parts = ⌈N / STEP_PART_ROWS⌉, the same on every device:
+//
+//   xent_step_u8_*  part p, rows i of p in order:
+//     logits[i,c] = (Σ_k byte[i,k]·W[k,c])·scale + b[c]
+//     loss[i], grad[i,c]: the fused cross-entropy row of those logits as the CPU device's _row kernel computes
+//                         it (xent_row_f64: sums in double, the confident-correct split), with ignore_index,
+//                         smoothing ε and a mean's 1/count of valid rows (counted over all N labels); grad_scale
+//                         as there. A bad label is reported in *status and the row counts as ignored.
+//     part_dw[p·C·K + c·K + k] = Σ_{i in p} grad[i,c]·byte[i,k]   (dWᵀ of the part, raw bytes)
+//     part_db[p·C + c]         = Σ_{i in p} grad[i,c]
+//   sgd_step_update_f32  each thread a contiguous run of W's elements e = k·C + c (then of b's):
+//     dW[k,c] = (Σ_p part_dw[p][c][k])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
+//     W -= lr·(dW + weight_decay·W), b -= lr·(db + 0·b): sgd.cu's expression, so with the same dW and db the bits
+//     of Sgd.Step; dW and db are written too.
+// grad may be null (not written); logits and loss are always written (the accuracy and the loss reduction
+// read them). Every sum has a fixed order given by the parts (no float atomics, not the worker count), so the
+// results are bitwise the same run to run.
+//
+// Variants of xent_step_u8:
+//   _simd   the CPU device's (host only, SHARPMAX_NO_SYNC): grid = min(parts, workers), block 1; each block
+//           transposes W once into a local block (C ≤ STEP_MAX_C, K ≤ STEP_MAX_K) and takes parts
+//           p = blockIdx.x, + gridDim.x, …. The logits are dot products along k (8-float lanes, one accumulator
+//           per class, lanes summed in a fixed tree); the dW pass runs along k with one accumulator per class
+//           over the part's rows, so no partial sum leaves the registers.
+//   _block  for GPUs (SHARPMAX_SYNC): a block of STEP_THREADS threads per part (grid = parts): a thread per
+//           logit (k in order), a thread per row for the cross-entropy, a thread per k for dW. C ≤ STEP_MAX_C.
+// Launch: xent_step_u8_simd grid min(parts, workers), block 1; _block grid parts, block STEP_THREADS;
+// sgd_step_update_f32 1-D, any grid (ContiguousRuns).
+#include "sharpmax_compat.cuh"
+#include "xent_terms.cuh"
+#if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
+// The host-only kernel's vector helpers are force-inlined into each clone: no call passes a vector, so the
+// note that the baseline clone would pass one differently does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+#if defined(__CUDACC__)
+#pragma nv_diag_suppress 177
+#endif
+
+#define STEP_MAX_C 16
+#define STEP_MAX_K 1024
+#define STEP_PART_ROWS 64
+#define STEP_THREADS 256
+
+namespace {
+
+__device__ __forceinline__ float step_nan() { return __int_as_float(0x7fc00000); }
+
+// Start of batch row i's bytes, or null when its source row is out of range.
+__device__ __forceinline__ const unsigned char* step_row(const unsigned char* pixels, int ldx, int rows,
+                                                         const int* index, int offset, int i) {
+    int source = index ? index[offset + i] : offset + i;
+    return (source >= 0 && source < rows) ? pixels + static_cast<long long>(source) * ldx : nullptr;
+}
+
+__device__ __forceinline__ bool step_label_valid(int y, int C, int ignore_index) {
+    return y != ignore_index && y >= 0 && y < C;
+}
+
+// Row i's cross-entropy from its logits xr into loss[i] and gr (C floats), as the _row kernel computes it;
+// grad[i] gets a copy when asked. A row of NaN pixels (bad) makes gr NaN after the copy: its bytes are
+// unknown, so its share of dW and db is too (the unfused chain's NaN·g).
+__device__ __forceinline__ void step_row_xent(const float* xr, float* gr, int i, int C, const int* labels,
+                                              int ignore_index, float smoothing, float grad_scale,
+                                              const int* valid_count, float* loss, float* grad,
+                                              unsigned long long* status, bool bad) {
+    const int label = labels[i];
+    const bool used = label_in_use(label, C, ignore_index, i, status, true);
+    xent_row_f64<false>(xr, gr, i, C, label, used, smoothing, loss, nullptr, grad_scale, valid_count,
+                        XentTerms{0.0f, 0.0f, nullptr, nullptr, nullptr});
+    if (grad)
+        for (int c = 0; c < C; ++c) grad[static_cast<long long>(i) * C + c] = gr[c];
+    if (bad)
+        for (int c = 0; c < C; ++c) gr[c] = step_nan();
+}
+
+}  // namespace
+
+#define STEP_PARAMS                                                                                          \
+    const unsigned char *pixels, int ldx, int rows, const int *index, int offset, float scale, const float *W, \
+        const float *b, const int *labels, int N, int K, int C, int ignore_index, float smoothing,           \
+        float grad_scale, int mean, float *logits, float *loss, float *grad, float *part_dw, float *part_db,  \
+        unsigned long long *status
+#define STEP_ARGS                                                                                             \
+    pixels, ldx, rows, index, offset, scale, W, b, labels, N, K, C, ignore_index, smoothing, grad_scale, mean, \
+        logits, loss, grad, part_dw, part_db, status
+
+// ---- GPU: a block per part ----------------------------------------------------
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block(STEP_PARAMS) {
+    SHARPMAX_SHARED_2D(float, g, STEP_PART_ROWS, STEP_MAX_C);
+    SHARPMAX_SHARED(int, counts, STEP_THREADS);
+    const int t = static_cast<int>(threadIdx.x);
+    const int p = static_cast<int>(blockIdx.x);
+    const int i0 = p * STEP_PART_ROWS;
+    const int n = min(STEP_PART_ROWS, N - i0);
+    // The count of valid rows over the whole batch, a fixed tree.
+    int valid = 0;
+    for (int r = t; r < N; r += blockDim.x) valid += step_label_valid(labels[r], C, ignore_index);
+    counts[t] = valid;
+    for (int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+        __syncthreads();
+        if (t < stride) counts[t] += counts[t + stride];
+    }
+    __syncthreads();
+    // Logits: a thread per output, k in order.
+    for (int o = t; o < n * C; o += blockDim.x) {
+        const int r = o / C, c = o % C;
+        const unsigned char* xr = step_row(pixels, ldx, rows, index, offset, i0 + r);
+        float sum = 0.0f;
+        if (xr)
+            for (int k = 0; k < K; ++k) sum += static_cast<float>(xr[k]) * W[static_cast<long long>(k) * C + c];
+        logits[static_cast<long long>(i0 + r) * C + c] = xr ? fmaf(sum, scale, b ? b[c] : 0.0f) : step_nan();
+    }
+    __syncthreads();
+    // The cross-entropy: a thread per row.
+    if (t < n) {
+        const int i = i0 + t;
+        const bool bad = !step_row(pixels, ldx, rows, index, offset, i);
+        step_row_xent(logits + static_cast<long long>(i) * C, g[t], i, C, labels, ignore_index, smoothing, grad_scale,
+                      mean ? &counts[0] : nullptr, loss, grad, status, bad);
+    }
+    __syncthreads();
+    // dWᵀ and db of the part: a thread per k, rows in order (a bad row's g is NaN, its bytes any readable ones).
+    float* dw = part_dw + static_cast<long long>(p) * C * K;
+    for (int k = t; k < K; k += blockDim.x) {
+        for (int c = 0; c < C; ++c) {
+            float sum = 0.0f;
+            for (int r = 0; r < n; ++r) {
+                const unsigned char* xr = step_row(pixels, ldx, rows, index, offset, i0 + r);
+                sum += g[r][c] * static_cast<float>(xr ? xr[k] : 0);
+            }
+            dw[static_cast<long long>(c) * K + k] = sum;
+        }
+    }
+    if (t < C) {
+        float sum = 0.0f;
+        for (int r = 0; r < n; ++r) sum += g[r][t];
+        part_db[static_cast<long long>(p) * C + t] = sum;
+    }
+}
+
+// ---- the update: sum the parts, SGD ---------------------------------------------
+
+extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
+    sgd_step_update_f32(const float* __restrict__ part_dw, const float* __restrict__ part_db, int parts, int K, int C,
+                        float scale, float lr, float weight_decay, float* __restrict__ W, float* __restrict__ b,
+                        float* __restrict__ dW, float* __restrict__ db) {
+    const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
+    const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
+    const long long count = static_cast<long long>(K) * C;
+    const long long run = (count + threads - 1) / threads;
+    for (long long e = t * run, end = min(count, (t + 1) * run); e < end; ++e) {
+        const long long k = e / C, c = e % C;
+        float sum = 0.0f;
+        for (int p = 0; p < parts; ++p) sum += part_dw[(static_cast<long long>(p) * C + c) * K + k];
+        const float g = sum * scale;
+        dW[e] = g;
+        W[e] -= lr * (g + weight_decay * W[e]);
+    }
+    const long long brun = (C + threads - 1) / threads;
+    for (long long c = t * brun, end = min(static_cast<long long>(C), (t + 1) * brun); c < end; ++c) {
+        float sum = 0.0f;
+        for (int p = 0; p < parts; ++p) sum += part_db[static_cast<long long>(p) * C + c];
+        db[c] = sum;
+        b[c] -= lr * (sum + 0.0f * b[c]);  // sgd.cu with weight_decay 0: the bits of Sgd.Step(b, db, lr)
+    }
+}
+
+// ---- host only: the CPU device's kernel ---------------------------------------
+#if !defined(__CUDACC__)
+
+// Compiled for three x86-64 levels, the loader picking the best (as linear.cu's _simd kernels).
+#if defined(__x86_64__) && defined(__ELF__) && (defined(__GNUC__) || defined(__clang__))
+#define STEP_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define STEP_SIMD_CLONES
+#endif
+
+namespace {
+
+constexpr int STEP_LANES = 8;
+
+// Eight float lanes: one ymm register on GCC/Clang hosts, a plain array elsewhere.
+#if defined(__GNUC__) || defined(__clang__)
+typedef float StepV __attribute__((vector_size(STEP_LANES * sizeof(float))));
+typedef unsigned char StepB __attribute__((vector_size(8)));
+typedef unsigned short StepS __attribute__((vector_size(16)));
+typedef int StepI __attribute__((vector_size(32)));
+__device__ __forceinline__ StepV step_zero() { return StepV{}; }
+__device__ __forceinline__ StepV step_load(const float* p) {
+    StepV v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+}
+// Bytes widen in steps (vpmovzxbw, vpmovzxwd, vcvtdq2ps; a direct conversion came out scalar, linear.cu).
+__device__ __forceinline__ StepV step_widen(const unsigned char* p) {
+    StepB v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(v, StepS), StepI), StepV);
+}
+__device__ __forceinline__ StepV step_fma(StepV acc, StepV a, StepV x) { return acc + a * x; }
+__device__ __forceinline__ StepV step_fma(StepV acc, float a, StepV x) { return acc + a * x; }
+__device__ __forceinline__ void step_store(float* p, StepV v) { __builtin_memcpy(p, &v, sizeof v); }
+__device__ __forceinline__ float step_lane(const StepV& v, int l) { return v[l]; }
+#else
+struct StepV {
+    float v[STEP_LANES];
+};
+__device__ __forceinline__ StepV step_zero() { return StepV{}; }
+__device__ __forceinline__ StepV step_load(const float* p) {
+    StepV r;
+    for (int l = 0; l < STEP_LANES; ++l) r.v[l] = p[l];
+    return r;
+}
+__device__ __forceinline__ StepV step_widen(const unsigned char* p) {
+    StepV r;
+    for (int l = 0; l < STEP_LANES; ++l) r.v[l] = static_cast<float>(p[l]);
+    return r;
+}
+__device__ __forceinline__ StepV step_fma(StepV acc, StepV a, StepV x) {
+    for (int l = 0; l < STEP_LANES; ++l) acc.v[l] += a.v[l] * x.v[l];
+    return acc;
+}
+__device__ __forceinline__ StepV step_fma(StepV acc, float a, StepV x) {
+    for (int l = 0; l < STEP_LANES; ++l) acc.v[l] += a * x.v[l];
+    return acc;
+}
+__device__ __forceinline__ void step_store(float* p, StepV v) {
+    for (int l = 0; l < STEP_LANES; ++l) p[l] = v.v[l];
+}
+__device__ __forceinline__ float step_lane(const StepV& v, int l) { return v.v[l]; }
+#endif
+
+// The lanes' sum in a fixed tree: (0+4 + 2+6) + (1+5 + 3+7).
+__device__ __forceinline__ float step_hsum(const StepV& v) {
+    float a0 = step_lane(v, 0) + step_lane(v, 4), a1 = step_lane(v, 1) + step_lane(v, 5);
+    float a2 = step_lane(v, 2) + step_lane(v, 6), a3 = step_lane(v, 3) + step_lane(v, 7);
+    return (a0 + a2) + (a1 + a3);
+}
+
+// One part of the batch; wt holds Wᵀ (CT rows of K floats, zeros past C).
+template <int CT>
+__device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (*wt)[STEP_MAX_K], const int* count) {
+    (void)W;  // read through wt
+    const int i0 = p * STEP_PART_ROWS;
+    const int n = min(STEP_PART_ROWS, N - i0);
+    const int K8 = K - K % STEP_LANES;
+    const unsigned char* xr[STEP_PART_ROWS];
+    bool bad[STEP_PART_ROWS];
+    for (int r = 0; r < n; ++r) {
+        const unsigned char* row = step_row(pixels, ldx, rows, index, offset, i0 + r);
+        bad[r] = !row;
+        xr[r] = row ? row : pixels;  // any readable bytes: the row's g is NaN
+    }
+    alignas(64) float g[STEP_PART_ROWS][CT];
+
+    // Logits and the cross-entropy, row by row.
+    for (int r = 0; r < n; ++r) {
+#if defined(__GNUC__) || defined(__clang__)
+        // The gathered rows are random rows of the set, mostly not in cache: fetch the next ones' now.
+        if (r + 2 < n)
+            for (int k = 0; k < K; k += 64) __builtin_prefetch(xr[r + 2] + k);
+#endif
+        StepV acc[CT];
+        for (int c = 0; c < CT; ++c) acc[c] = step_zero();
+        const unsigned char* x = xr[r];
+        for (int k = 0; k < K8; k += STEP_LANES) {
+            const StepV xv = step_widen(x + k);
+            for (int c = 0; c < CT; ++c) acc[c] = step_fma(acc[c], xv, step_load(wt[c] + k));
+        }
+        const int i = i0 + r;
+        float* lr_ = logits + static_cast<long long>(i) * C;
+        for (int c = 0; c < C; ++c) {
+            float sum = step_hsum(acc[c]);
+            for (int k = K8; k < K; ++k) sum += static_cast<float>(x[k]) * wt[c][k];
+            lr_[c] = bad[r] ? step_nan() : fmaf(sum, scale, b ? b[c] : 0.0f);
+        }
+        step_row_xent(lr_, g[r], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss, grad,
+                      status, bad[r]);
+        for (int c = C; c < CT; ++c) g[r][c] = 0.0f;
+    }
+
+    // dWᵀ of the part along k: CT accumulators over the part's rows in order, stored once.
+    float* dw = part_dw + static_cast<long long>(p) * C * K;
+    for (int k = 0; k < K8; k += STEP_LANES) {
+        StepV acc[CT];
+        for (int c = 0; c < CT; ++c) acc[c] = step_zero();
+        for (int r = 0; r < n; ++r) {
+            const StepV xv = step_widen(xr[r] + k);
+            for (int c = 0; c < CT; ++c) acc[c] = step_fma(acc[c], g[r][c], xv);
+        }
+        for (int c = 0; c < C; ++c) step_store(dw + static_cast<long long>(c) * K + k, acc[c]);
+    }
+    for (int k = K8; k < K; ++k)
+        for (int c = 0; c < C; ++c) {
+            float sum = 0.0f;
+            for (int r = 0; r < n; ++r) sum += g[r][c] * static_cast<float>(xr[r][k]);
+            dw[static_cast<long long>(c) * K + k] = sum;
+        }
+    for (int c = 0; c < C; ++c) {
+        float sum = 0.0f;
+        for (int r = 0; r < n; ++r) sum += g[r][c];
+        part_db[static_cast<long long>(p) * C + c] = sum;
+    }
+}
+
+// CT classes per accumulator set (10 or 16; classes past C use a zero block of Wᵀ and are not stored).
+template <int CT>
+__device__ __forceinline__ void step_simd(STEP_PARAMS) {
+    const int parts = (N + STEP_PART_ROWS - 1) / STEP_PART_ROWS;
+    const int first = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
+    const int stride = static_cast<int>(gridDim.x * blockDim.x);
+    if (first >= parts) return;
+    int count = 0;
+    for (int r = 0; r < N; ++r) count += step_label_valid(labels[r], C, ignore_index);
+    alignas(64) float wt[CT][STEP_MAX_K];
+    for (int c = C; c < CT; ++c)
+        for (int k = 0; k < K; ++k) wt[c][k] = 0.0f;
+    for (int k = 0; k < K; ++k)
+        for (int c = 0; c < C; ++c) wt[c][k] = W[static_cast<long long>(k) * C + c];
+    for (int p = first; p < parts; p += stride) step_part_simd<CT>(STEP_ARGS, p, wt, &count);
+}
+
+}  // namespace
+
+extern "C" __global__ STEP_SIMD_CLONES void xent_step_u8_simd(STEP_PARAMS) {
+    if (C <= 10)
+        step_simd<10>(STEP_ARGS);
+    else
+        step_simd<16>(STEP_ARGS);
+}
+
+#endif  // !defined(__CUDACC__)
+
+SHARPMAX_EXPORT(xent_step_u8_block, SHARPMAX_SYNC)
+SHARPMAX_EXPORT(sgd_step_update_f32, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(xent_step_u8_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_STATIC_SHARED(xent_step_u8_block, sizeof(float) * STEP_PART_ROWS * STEP_MAX_C + sizeof(int) * STEP_THREADS)
+SHARPMAX_LAUNCH_BOUNDS(xent_step_u8_block, STEP_THREADS)
