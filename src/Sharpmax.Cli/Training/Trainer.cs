@@ -11,8 +11,9 @@ namespace Sharpmax.Cli.Training;
 /// Softmax regression (784→10) or an MLP (784→256 ReLU→10, d2l 5.2) trained with minibatch SGD on the device,
 /// d2l's recipe: logits = relu(…relu(x/255·W₁ + b₁)…)·W_L + b_L, every W ~ N(0, 0.01²), every b = 0, mean
 /// cross-entropy per batch, w ← w − lr·(∇ + weightDecay·w). The model is an <see cref="Mlp"/>; softmax regression
-/// is the one without hidden layers, so both run the same step (and softmax regression the same kernels, in the
-/// same order, as before the MLP existed).
+/// is the one without hidden layers. Its step with the fused loss is <see cref="SoftmaxRegressionStep"/> (logits,
+/// cross-entropy, dW, db and the update in two launches); the MLP, and the naive loss, run the model's forward,
+/// the loss, the written-out backward and SGD as separate launches.
 /// </summary>
 /// <remarks>
 /// The data path is built for speed: both image sets live on the device as bytes for the whole run; each epoch
@@ -44,6 +45,8 @@ public sealed class Trainer : IDisposable
     private readonly CrossEntropyTotals _totals;
     private readonly PixelRows[] _batches;
     private readonly ICrossEntropy _loss;
+    // Softmax regression with the fused loss runs its step as two launches (kernels/train_step.cu); null otherwise.
+    private readonly SoftmaxRegressionStep? _fusedStep;
 
     public Trainer(Device device, FashionMnist data, TrainSettings settings)
     {
@@ -78,6 +81,8 @@ public sealed class Trainer : IDisposable
         }
         var options = new CrossEntropyOptions { Reduction = Reduction.Mean, LabelSmoothing = settings.LabelSmoothing };
         _loss = settings.Loss == LossKind.Naive ? new NaiveCrossEntropy(device, options) : new FusedCrossEntropy(device, options);
+        if (settings.Loss == LossKind.Fused && _model.Layers.Count == 1)
+            _fusedStep = new SoftmaxRegressionStep(device, options);
     }
 
     /// <summary>Evaluates on the test set.</summary>
@@ -114,12 +119,23 @@ public sealed class Trainer : IDisposable
             int n = x.Rows;
             var grad = new DeviceMatrix(_gradLogits, n, C);
             Gather.Forward(_labels, _index, x.Offset, _batchLabels, n);
-            var logits = _model.Forward(x);
-            // Adds loss × n to the epoch's sum on the device, in batch order: the host's Σ (double)loss·n, bit for bit.
-            _loss.ForwardBackwardInto(logits.Buffer, _batchLabels, n, C, _gradLogits, _totals, weight: n);
-            Accuracy.AddCorrect(logits, _batchLabels, _correct);
-            _model.Backward(x, grad);
-            _model.Step(_settings.LearningRate, _settings.WeightDecay);
+            if (_fusedStep is not null)
+            {
+                // Logits, loss (added to the epoch's sum × n on the device), gradients and the update, in two launches.
+                var layer = _model.Layers[0];
+                _fusedStep.StepInto(x, _batchLabels, layer.Weights, layer.Bias, layer.Output(n), layer.WeightGradient, layer.BiasGradient,
+                    _settings.LearningRate, _settings.WeightDecay, _totals, weight: n);
+                Accuracy.AddCorrect(layer.Output(n), _batchLabels, _correct);
+            }
+            else
+            {
+                var logits = _model.Forward(x);
+                // Adds loss × n to the epoch's sum on the device, in batch order: the host's Σ (double)loss·n, bit for bit.
+                _loss.ForwardBackwardInto(logits.Buffer, _batchLabels, n, C, _gradLogits, _totals, weight: n);
+                Accuracy.AddCorrect(logits, _batchLabels, _correct);
+                _model.Backward(x, grad);
+                _model.Step(_settings.LearningRate, _settings.WeightDecay);
+            }
             done += n;
             progress?.Invoke(done, done / clock.Elapsed.TotalSeconds);
             bool last = b + 1 == _batches.Length;
@@ -183,6 +199,7 @@ public sealed class Trainer : IDisposable
     {
         Evaluator.Dispose();
         _loss.Dispose();
+        _fusedStep?.Dispose();
         _totals.Dispose();
         foreach (var buffer in new IDisposable[] { _correct, _model, _gradLogits, _batchLabels, _index, _labels, _images })
         {
