@@ -6,8 +6,10 @@ namespace Sharpmax.Bench;
 /// <summary>
 /// One SGD step of the training job (d2l's recipe: N = 256, K = 784, C = 10) and each of its launches alone, on the
 /// trainer's data path: a 60 000-image u8 set on the device, batches gathered through a shuffled index, fused
-/// cross-entropy. Successive calls walk through the batches as an epoch does. The breakdown says where the
-/// end-to-end job's time goes (an epoch is 235 steps). Validated as a whole: one step's updated W and b and the
+/// cross-entropy. <see cref="Step"/> is the trainer's step (the fused <see cref="SoftmaxRegressionStep"/>);
+/// <see cref="UnfusedStep"/> is the same step as separate launches (the trainer's before it), whose launches follow
+/// alone. Successive calls walk through the batches as an epoch does. The breakdown says where the end-to-end
+/// job's time goes (an epoch is 235 steps). Validated as a whole, both steps: one step's updated W and b and the
 /// correct count against a float64 step, so every op it times takes part in the check.
 /// </summary>
 public class StepBenchmarks : IDisposable
@@ -19,6 +21,8 @@ public class StepBenchmarks : IDisposable
     private Sharpmax.Device _device = null!;
     private Linear _linear = null!;
     private FusedCrossEntropy _loss = null!;
+    private SoftmaxRegressionStep _fused = null!;
+    private float[] _w0 = [];
     private DeviceBuffer<byte> _images = null!;
     private DeviceBuffer<int> _labels = null!, _index = null!, _batchLabels = null!, _correct = null!;
     private DeviceBuffer<float> _w = null!, _b = null!, _logits = null!, _gradLogits = null!, _dw = null!, _db = null!;
@@ -36,6 +40,7 @@ public class StepBenchmarks : IDisposable
         _device = BenchDevices.Get(Device);
         _linear = new Linear(_device);
         _loss = new FusedCrossEntropy(_device);
+        _fused = new SoftmaxRegressionStep(_device);
         var random = new Random(5);
         var pixels = new byte[(long)Images * K];
         random.NextBytes(pixels);
@@ -55,15 +60,54 @@ public class StepBenchmarks : IDisposable
         _dw = _device.Allocate<float>(K * C);
         _db = _device.Allocate<float>(C);
         _batches = Enumerable.Range(0, Batches).Select(i => new PixelRows(_images, N, K, _index, i * N)).ToArray();
+        _w0 = w;
 
-        Step();
-        Check(pixels, labels, order, w);
+        foreach (var (name, step) in new (string, Func<float>)[] { ("fused", Step), ("unfused", UnfusedStep) })
+        {
+            Restart();
+            step();
+            Check(name, pixels, labels, order, w);
+        }
+        Restart();
+    }
+
+    // The weights, bias and count as at the start, and the next batch the first.
+    private void Restart()
+    {
+        _w.CopyFrom(_w0);
+        _b.Clear();
+        _correct.Clear();
         _next = 0;
     }
 
-    /// <summary>The whole step, as the trainer runs it: ten launches and one read-back (the loss).</summary>
+    /// <summary>The whole step, as the trainer runs it: the label gather, the fused step (two launches, the loss
+    /// reduction and its read-back), the correct count.</summary>
     [Benchmark(Baseline = true)]
     public float Step()
+    {
+        var x = NextBatch();
+        Gather.Forward(_labels, _index, x.Offset, _batchLabels, N);
+        float loss = _fused.Step(x, _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
+            new DeviceMatrix(_dw, K, C), _db, LearningRate);
+        Accuracy.AddCorrect(new DeviceMatrix(_logits, N, C), _batchLabels, _correct);
+        _device.Synchronize();
+        return loss;
+    }
+
+    /// <summary>The fused step's own launches: logits, cross-entropy, dW and db of each part, the loss reduction and
+    /// its read-back, the parts' sum and the update (lr 0: the same work, and the weights stay put).</summary>
+    [Benchmark]
+    public float FusedStepKernels()
+    {
+        float loss = _fused.Step(NextBatch(), _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
+            new DeviceMatrix(_dw, K, C), _db, 0f);
+        _device.Synchronize();
+        return loss;
+    }
+
+    /// <summary>The same step as separate launches: ten launches and one read-back (the loss).</summary>
+    [Benchmark]
+    public float UnfusedStep()
     {
         var x = NextBatch();
         Gather.Forward(_labels, _index, x.Offset, _batchLabels, N);
@@ -129,6 +173,9 @@ public class StepBenchmarks : IDisposable
         _device.Synchronize();
     }
 
+    /// <summary>The launches of the trainer's step, whose times the summary adds up beside the whole step.</summary>
+    public static readonly string[] StepParts = [nameof(GatherLabels), nameof(FusedStepKernels), nameof(CountCorrect)];
+
     /// <summary>Launches per invocation of <see cref="SgdBias"/>.</summary>
     public const int TinyLaunches = 1000;
 
@@ -149,6 +196,7 @@ public class StepBenchmarks : IDisposable
     public void Dispose()
     {
         _loss?.Dispose();
+        _fused?.Dispose();
         foreach (var buffer in new IDisposable?[] { _images, _labels, _index, _batchLabels, _correct, _w, _b, _logits, _gradLogits, _dw, _db })
             buffer?.Dispose();
         GC.SuppressFinalize(this);
@@ -165,7 +213,7 @@ public class StepBenchmarks : IDisposable
     // atol 1e-6 is ten times the worst float32 rounding of lr·dW (256-term sums of |x·g| ≤ 1/256 each), while a
     // wrong gradient moves W' by about lr·0.1. The correct count may differ by one row whose top two logits tie
     // within float32 rounding.
-    private void Check(byte[] pixels, int[] labels, int[] order, float[] w0)
+    private void Check(string step, byte[] pixels, int[] labels, int[] order, float[] w0)
     {
         var x = new float[N * K];
         var y = new int[N];
@@ -184,10 +232,10 @@ public class StepBenchmarks : IDisposable
         var expectedB = Enumerable.Range(0, C).Select(c => -(double)LearningRate * Enumerable.Range(0, N).Sum(i => grad[i * C + c])).ToArray();
         int expectedCorrect = Enumerable.Range(0, N).Count(i => Enumerable.Range(0, C).MaxBy(c => logits[i * C + c]) == y[i]);
 
-        Validation.Close($"one SGD step on {Device}: W", _w.ToArray(), expectedW, rtol: 1e-5, atol: 1e-6);
-        Validation.Close($"one SGD step on {Device}: b", _b.ToArray(), expectedB, rtol: 1e-5, atol: 1e-6);
+        Validation.Close($"one {step} SGD step on {Device}: W", _w.ToArray(), expectedW, rtol: 1e-5, atol: 1e-6);
+        Validation.Close($"one {step} SGD step on {Device}: b", _b.ToArray(), expectedB, rtol: 1e-5, atol: 1e-6);
         int correct = _correct.ToArray()[0];
         if (Math.Abs(correct - expectedCorrect) > 1)
-            throw Validation.Fail($"one SGD step on {Device}: {correct} rows counted correct, the float64 step says {expectedCorrect}.");
+            throw Validation.Fail($"one {step} SGD step on {Device}: {correct} rows counted correct, the float64 step says {expectedCorrect}.");
     }
 }

@@ -197,13 +197,21 @@ internal static class SummaryReport
         foreach (var kind in cases.Select(c => c.Device).Distinct())
         {
             var step = Find(times, typeof(StepBenchmarks), "Step", kind, "trainer step");
+            var unfused = Find(times, typeof(StepBenchmarks), "UnfusedStep", kind, "trainer step");
             foreach (var op in cases.Where(c => c.Device == kind))
             {
+                string name = op.Method switch
+                {
+                    "Step" => "**whole step** (fused, as the trainer runs it)",
+                    "UnfusedStep" => $"**unfused step** (separate launches; fused = {Ratio(step / unfused)} of it)",
+                    _ when StepBenchmarks.StepParts.Contains(op.Method) => op.Method,
+                    _ => $"{op.Method} (unfused)",
+                };
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {kind} | {(op.Method == "Step" ? "**whole step**" : op.Method)} | {Time(op.Nanoseconds)} | {Percent(op.Nanoseconds / step)} | {(op.Nanoseconds is { } ns ? (ns * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture) + " s" : "-")} |");
+                    $"| {kind} | {name} | {Time(op.Nanoseconds)} | {Percent(op.Nanoseconds / step)} | {(op.Nanoseconds is { } ns ? (ns * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture) + " s" : "-")} |");
             }
-            double parts = cases.Where(c => c.Device == kind && c.Method != "Step").Sum(c => c.Nanoseconds ?? 0);
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {kind} | sum of the parts | {Time(parts)} | {Percent(parts / step)} | {(parts * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture)} s |");
+            double parts = cases.Where(c => c.Device == kind && StepBenchmarks.StepParts.Contains(c.Method)).Sum(c => c.Nanoseconds ?? 0);
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {kind} | sum of the fused step's parts | {Time(parts)} | {Percent(parts / step)} | {(parts * stepsPerEpoch * epochs / 1e9).ToString("F2", CultureInfo.InvariantCulture)} s |");
             if (StepRooflineNanoseconds(kind) is { } roofline)
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {kind} | roofline: the two products at the sgemm ceiling | {Time(roofline)} | {Percent(roofline / step)} | step = {Ratio(step / roofline)} × roofline |");
         }
