@@ -15,10 +15,10 @@
 //                         it (xent_row_f64: sums in double, the confident-correct split), with ignore_index,
 //                         smoothing ε and a mean's 1/count of valid rows (counted over all N labels); grad_scale
 //                         as there. A bad label is reported in *status and the row counts as ignored.
-//     part_dw[p·C·K + c·K + k] = Σ_{i in p} grad[i,c]·byte[i,k]   (dWᵀ of the part, raw bytes)
+//     part_dw[p·K·C + k·C + c] = Σ_{i in p} grad[i,c]·byte[i,k]   (dW of the part in W's layout, raw bytes)
 //     part_db[p·C + c]         = Σ_{i in p} grad[i,c]
-//   sgd_step_update_f32  each thread a contiguous run of W's elements e = k·C + c (then of b's):
-//     dW[k,c] = (Σ_p part_dw[p][c][k])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
+//   sgd_step_update_f32  each thread a contiguous run of W's elements (then of b's):
+//     dW[k,c] = (Σ_p part_dw[p][k][c])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
 //     W -= lr·(dW + weight_decay·W), b -= lr·(db + 0·b): sgd.cu's expression, so with the same dW and db the bits
 //     of Sgd.Step; dW and db are written too.
 // grad may be null (not written); logits and loss are always written (the accuracy and the loss reduction
@@ -131,7 +131,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block
                       mean ? &counts[0] : nullptr, loss, grad, status, bad);
     }
     __syncthreads();
-    // dWᵀ and db of the part: a thread per k, rows in order (a bad row's g is NaN, its bytes any readable ones).
+    // dW and db of the part: a thread per k, rows in order (a bad row's g is NaN, its bytes any readable ones).
     float* dw = part_dw + static_cast<long long>(p) * C * K;
     for (int k = t; k < K; k += blockDim.x) {
         for (int c = 0; c < C; ++c) {
@@ -140,7 +140,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block
                 const unsigned char* xr = step_row(pixels, ldx, rows, index, offset, i0 + r);
                 sum += g[r][c] * static_cast<float>(xr ? xr[k] : 0);
             }
-            dw[static_cast<long long>(c) * K + k] = sum;
+            dw[static_cast<long long>(k) * C + c] = sum;
         }
     }
     if (t < C) {
@@ -158,16 +158,37 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
                         float* __restrict__ dW, float* __restrict__ db) {
     const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
     const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    const long long count = static_cast<long long>(K) * C;
+    const long long count = static_cast<long long>(K) * C;  // floats per part, in W's layout
+    // Each thread a contiguous run of W's elements: the parts are read, and W and dW written, in order, and no two
+    // threads write one cache line (but at a run's edge).
     const long long run = (count + threads - 1) / threads;
-    for (long long e = t * run, end = min(count, (t + 1) * run); e < end; ++e) {
-        const long long k = e / C, c = e % C;
+    const long long first = t * run, last = min(count, (t + 1) * run);
+#if defined(__CUDACC__)
+    for (long long e = first; e < last; ++e) {
         float sum = 0.0f;
-        for (int p = 0; p < parts; ++p) sum += part_dw[(static_cast<long long>(p) * C + c) * K + k];
+        for (int p = 0; p < parts; ++p) sum += part_dw[p * count + e];
+#else
+    // The host sums a chunk of elements part by part (each element's sum still p = 0, 1, … from +0), so the adds
+    // run as vectors instead of one chain of scalar adds per element.
+    constexpr int kChunk = 256;
+    for (long long e0 = first; e0 < last; e0 += kChunk) {
+        const int len = static_cast<int>(min(static_cast<long long>(kChunk), last - e0));
+        float sums[kChunk];
+        for (int j = 0; j < len; ++j) sums[j] = 0.0f;
+        for (int p = 0; p < parts; ++p) {
+            const float* part_p = part_dw + p * count + e0;
+            for (int j = 0; j < len; ++j) sums[j] += part_p[j];
+        }
+        for (long long e = e0; e < e0 + len; ++e) {
+            const float sum = sums[e - e0];
+#endif
         const float g = sum * scale;
         dW[e] = g;
         W[e] -= lr * (g + weight_decay * W[e]);
     }
+#if !defined(__CUDACC__)
+    }
+#endif
     const long long brun = (C + threads - 1) / threads;
     for (long long c = t * brun, end = min(static_cast<long long>(C), (t + 1) * brun); c < end; ++c) {
         float sum = 0.0f;
@@ -190,6 +211,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
 namespace {
 
 constexpr int STEP_LANES = 8;
+constexpr int STEP_PREFETCH_ROWS = 4;  // rows ahead: a row's widening is far shorter than a miss
 
 // Eight float lanes: one ymm register on GCC/Clang hosts, a plain array elsewhere.
 #if defined(__GNUC__) || defined(__clang__)
@@ -249,64 +271,111 @@ __device__ __forceinline__ float step_hsum(const StepV& v) {
     return (a0 + a2) + (a1 + a3);
 }
 
-// One part of the batch; wt holds Wᵀ (CT rows of K floats, zeros past C).
+// One part of the batch; wt holds Wᵀ (CT rows of K floats, zeros past C), xf room for the part's rows as floats.
+// The bytes are widened once (exactly: 0…255) for both products. The logits take two rows per pass over Wᵀ and
+// dWᵀ sixteen k per pass over the rows, so each load feeds two FMAs; every sum keeps the order of one row (of
+// one k) alone, so the blocking changes no bit.
 template <int CT>
-__device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (*wt)[STEP_MAX_K], const int* count) {
-    (void)W;  // read through wt
+__device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (*wt)[STEP_MAX_K],
+                                               float (*xf)[STEP_MAX_K], const int* count) {
     const int i0 = p * STEP_PART_ROWS;
     const int n = min(STEP_PART_ROWS, N - i0);
+    (void)W;  // read through wt
     const int K8 = K - K % STEP_LANES;
-    const unsigned char* xr[STEP_PART_ROWS];
     bool bad[STEP_PART_ROWS];
+#if defined(__GNUC__) || defined(__clang__)
+    for (int r = 0; r < min(n, STEP_PREFETCH_ROWS); ++r)
+        if (const unsigned char* row = step_row(pixels, ldx, rows, index, offset, i0 + r))
+            for (int k = 0; k < K; k += 64) __builtin_prefetch(row + k);
+#endif
     for (int r = 0; r < n; ++r) {
         const unsigned char* row = step_row(pixels, ldx, rows, index, offset, i0 + r);
         bad[r] = !row;
-        xr[r] = row ? row : pixels;  // any readable bytes: the row's g is NaN
+        const unsigned char* x = row ? row : pixels;  // any readable bytes: the row's g is NaN
+#if defined(__GNUC__) || defined(__clang__)
+        // The gathered rows are random rows of the set, mostly not in cache: fetch a later one's now.
+        if (r + STEP_PREFETCH_ROWS < n)
+            if (const unsigned char* next = step_row(pixels, ldx, rows, index, offset, i0 + r + STEP_PREFETCH_ROWS))
+                for (int k = 0; k < K; k += 64) __builtin_prefetch(next + k);
+#endif
+        for (int k = 0; k < K; ++k) xf[r][k] = static_cast<float>(x[k]);
     }
     alignas(64) float g[STEP_PART_ROWS][CT];
-
-    // Logits and the cross-entropy, row by row.
-    for (int r = 0; r < n; ++r) {
-#if defined(__GNUC__) || defined(__clang__)
-        // The gathered rows are random rows of the set, mostly not in cache: fetch the next ones' now.
-        if (r + 2 < n)
-            for (int k = 0; k < K; k += 64) __builtin_prefetch(xr[r + 2] + k);
-#endif
-        StepV acc[CT];
-        for (int c = 0; c < CT; ++c) acc[c] = step_zero();
-        const unsigned char* x = xr[r];
+    // Logits and the cross-entropy, two rows at a time.
+    for (int r = 0; r < n; r += 2) {
+        const bool pair = r + 1 < n;
+        StepV a0[CT], a1[CT];
+        for (int c = 0; c < CT; ++c) a0[c] = a1[c] = step_zero();
+        const float* x0 = xf[r];
+        const float* x1 = xf[pair ? r + 1 : r];
         for (int k = 0; k < K8; k += STEP_LANES) {
-            const StepV xv = step_widen(x + k);
-            for (int c = 0; c < CT; ++c) acc[c] = step_fma(acc[c], xv, step_load(wt[c] + k));
+            const StepV v0 = step_load(x0 + k), v1 = step_load(x1 + k);
+            for (int c = 0; c < CT; ++c) {
+                const StepV w = step_load(wt[c] + k);
+                a0[c] = step_fma(a0[c], v0, w);
+                a1[c] = step_fma(a1[c], v1, w);
+            }
         }
-        const int i = i0 + r;
-        float* lr_ = logits + static_cast<long long>(i) * C;
-        for (int c = 0; c < C; ++c) {
-            float sum = step_hsum(acc[c]);
-            for (int k = K8; k < K; ++k) sum += static_cast<float>(x[k]) * wt[c][k];
-            lr_[c] = bad[r] ? step_nan() : fmaf(sum, scale, b ? b[c] : 0.0f);
+        float sums[2][CT];
+        for (int c = 0; c < CT; ++c) {
+            sums[0][c] = step_hsum(a0[c]);  // the lanes in a fixed tree
+            sums[1][c] = step_hsum(a1[c]);
         }
-        step_row_xent(lr_, g[r], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss, grad,
-                      status, bad[r]);
-        for (int c = C; c < CT; ++c) g[r][c] = 0.0f;
+        // Each row's logits (the k tail in order), then its cross-entropy.
+        for (int q = 0; q < (pair ? 2 : 1); ++q) {
+            const int rq = r + q, i = i0 + rq;
+            float* lr_ = logits + static_cast<long long>(i) * C;
+            for (int c = 0; c < C; ++c) {
+                float sum = sums[q][c];
+                for (int k = K8; k < K; ++k) sum += xf[rq][k] * wt[c][k];
+                lr_[c] = bad[rq] ? step_nan() : fmaf(sum, scale, b ? b[c] : 0.0f);
+            }
+            step_row_xent(lr_, g[rq], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss,
+                          grad, status, bad[rq]);
+            for (int c = C; c < CT; ++c) g[rq][c] = 0.0f;
+        }
     }
 
-    // dWᵀ of the part along k: CT accumulators over the part's rows in order, stored once.
-    float* dw = part_dw + static_cast<long long>(p) * C * K;
-    for (int k = 0; k < K8; k += STEP_LANES) {
+    // dW of the part along k: CT accumulators per 8 k over the part's rows in order, stored once, turned into W's
+    // layout through a small tile (the update then reads every part, and writes W, in order).
+    float* dw = part_dw + static_cast<long long>(p) * K * C;
+    alignas(64) float tile[CT][2 * STEP_LANES];
+    auto store_rows = [&](int k0, int count) {
+        for (int l = 0; l < count; ++l)
+            for (int c = 0; c < C; ++c) dw[static_cast<long long>(k0 + l) * C + c] = tile[c][l];
+    };
+    int k = 0;
+    for (; k + 2 * STEP_LANES <= K8; k += 2 * STEP_LANES) {
+        StepV a0[CT], a1[CT];
+        for (int c = 0; c < CT; ++c) a0[c] = a1[c] = step_zero();
+        for (int r = 0; r < n; ++r) {
+            const StepV v0 = step_load(xf[r] + k), v1 = step_load(xf[r] + k + STEP_LANES);
+            for (int c = 0; c < CT; ++c) {
+                a0[c] = step_fma(a0[c], g[r][c], v0);
+                a1[c] = step_fma(a1[c], g[r][c], v1);
+            }
+        }
+        for (int c = 0; c < C; ++c) {
+            step_store(tile[c], a0[c]);
+            step_store(tile[c] + STEP_LANES, a1[c]);
+        }
+        store_rows(k, 2 * STEP_LANES);
+    }
+    for (; k < K8; k += STEP_LANES) {
         StepV acc[CT];
         for (int c = 0; c < CT; ++c) acc[c] = step_zero();
         for (int r = 0; r < n; ++r) {
-            const StepV xv = step_widen(xr[r] + k);
-            for (int c = 0; c < CT; ++c) acc[c] = step_fma(acc[c], g[r][c], xv);
+            const StepV v = step_load(xf[r] + k);
+            for (int c = 0; c < CT; ++c) acc[c] = step_fma(acc[c], g[r][c], v);
         }
-        for (int c = 0; c < C; ++c) step_store(dw + static_cast<long long>(c) * K + k, acc[c]);
+        for (int c = 0; c < C; ++c) step_store(tile[c], acc[c]);
+        store_rows(k, STEP_LANES);
     }
-    for (int k = K8; k < K; ++k)
+    for (; k < K; ++k)
         for (int c = 0; c < C; ++c) {
             float sum = 0.0f;
-            for (int r = 0; r < n; ++r) sum += g[r][c] * static_cast<float>(xr[r][k]);
-            dw[static_cast<long long>(c) * K + k] = sum;
+            for (int r = 0; r < n; ++r) sum += g[r][c] * xf[r][k];
+            dw[static_cast<long long>(k) * C + c] = sum;
         }
     for (int c = 0; c < C; ++c) {
         float sum = 0.0f;
@@ -314,6 +383,10 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
         part_db[static_cast<long long>(p) * C + c] = sum;
     }
 }
+
+// The part's rows as floats, per worker thread (256 KiB: too much for a stack frame; a worker runs one block at a
+// time, so one buffer per thread serves every block it runs).
+alignas(64) SHARPMAX_TLS float step_rows_f32[STEP_PART_ROWS][STEP_MAX_K];
 
 // CT classes per accumulator set (10 or 16; classes past C use a zero block of Wᵀ and are not stored).
 template <int CT>
@@ -329,7 +402,7 @@ __device__ __forceinline__ void step_simd(STEP_PARAMS) {
         for (int k = 0; k < K; ++k) wt[c][k] = 0.0f;
     for (int k = 0; k < K; ++k)
         for (int c = 0; c < C; ++c) wt[c][k] = W[static_cast<long long>(k) * C + c];
-    for (int p = first; p < parts; p += stride) step_part_simd<CT>(STEP_ARGS, p, wt, &count);
+    for (int p = first; p < parts; p += stride) step_part_simd<CT>(STEP_ARGS, p, wt, step_rows_f32, &count);
 }
 
 }  // namespace

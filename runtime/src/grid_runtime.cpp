@@ -478,7 +478,11 @@ void run_blocks(GridJob& job) {
 // Workers beyond the calling thread, started on first use. The caller takes
 // blocks itself as soon as the grid is published; a helper joins only while the
 // grid is still open, so a small grid never waits for a helper to wake up.
-// Helpers spin briefly before sleeping, because launches come in quick runs.
+// Helpers spin for a while before sleeping, because launches come in quick runs
+// with host work between them (a training step's launches, then the next step's
+// argument checks): a helper that slept would take a futex wake-up, tens of µs,
+// to join, and a two-block grid would run on the caller alone. A millisecond
+// covers the gaps of a training loop; OpenMP runtimes spin as long by default.
 class WorkerPool {
 public:
     ~WorkerPool() { stop(); }
@@ -509,7 +513,7 @@ public:
     }
 
 private:
-    static constexpr auto kSpin = std::chrono::microseconds(50);
+    static constexpr auto kSpin = std::chrono::microseconds(1000);
 
     void ensure_threads(int count) {
         while (static_cast<int>(threads_.size()) < count) {
