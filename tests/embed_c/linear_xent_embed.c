@@ -159,7 +159,7 @@ static unsigned long long run(const Kernels* kn, const Problem* p, int layout, R
     SMdeviceptr none = 0;
     SMdeviceptr d_h = upload(p->h, sizeof p->h), d_w = upload(layout == 0 ? p->w_kc : p->w_ck, sizeof p->w_kc);
     SMdeviceptr d_b = upload(p->b, sizeof p->b), d_labels = upload(p->labels, sizeof p->labels);
-    SMdeviceptr d_loss = upload(NULL, N * sizeof(float)), d_stats = upload(NULL, 2 * N * sizeof(float));
+    SMdeviceptr d_loss = upload(NULL, N * sizeof(float)), d_stats = upload(NULL, 3 * N * sizeof(float));
     SMdeviceptr d_count = upload(NULL, sizeof(int)), d_mean = upload(NULL, sizeof(float));
     SMdeviceptr d_status = upload(NULL, sizeof(unsigned long long));
     SMdeviceptr d_dh = upload(NULL, sizeof out->dh), d_dw = upload(NULL, sizeof out->dw), d_db = upload(NULL, sizeof out->db);
@@ -173,7 +173,7 @@ static unsigned long long run(const Kernels* kn, const Problem* p, int layout, R
 
     void* count_args[] = {&d_labels, &n, &c, &ignore_index, &d_count};
     CHECK(smhost_cuLaunchKernel(kn->count_valid, 1, 1, 1, 1, 1, 1, 0, NULL, count_args, NULL));
-    /* forward: per-row loss and stats (row max, Σexp: 2N floats); lse and the z-loss term not asked (null) */
+    /* forward: per-row loss and stats (3N floats, for the backward); lse and the z-loss term not asked (null) */
     void* forward_args[] = {&d_h, &n, &k, &ldh, &d_w, &layout, &ldw, &c, &d_b, &d_labels, &ignore_index, &smoothing,
                             &d_loss, &none, &d_stats, &d_status,
                             &z_loss_scale, &softcap, &none, &none, &none, &workspace};
