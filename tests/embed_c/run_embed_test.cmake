@@ -5,7 +5,8 @@
 #      prefix (find_package(Sharpmax) through CMAKE_PREFIX_PATH);
 #   3. run the example on the CPU device: the thread-per-row kernel, then a
 #      warp-per-row one (fibers, shuffles). It exits non-zero on a mismatch.
-#      Then README.md's short example, linked to Sharpmax::sharpmax_host.
+#      Then linear_xent_embed (the _simd, then the _block kernels) and README.md's
+#      short example, both linked to Sharpmax::sharpmax_host.
 # Arguments (-D): BUILD_DIR, SOURCE_DIR (tests/embed_c), CONFIG, GENERATOR, C_COMPILER.
 cmake_minimum_required(VERSION 3.24)
 foreach(var BUILD_DIR SOURCE_DIR GENERATOR)
@@ -44,5 +45,8 @@ endif()
 find_program(example xent_embed PATHS "${example_build}" "${example_build}/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
 run("${example}" --device cpu)
 run("${example}" --device cpu --kernel warp32)
+find_program(linear_xent_example linear_xent_embed PATHS "${example_build}" "${example_build}/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
+run("${linear_xent_example}" simd)
+run("${linear_xent_example}" block)
 find_program(readme_example readme_example PATHS "${example_build}" "${example_build}/${CONFIG}" NO_DEFAULT_PATH REQUIRED)
 run("${readme_example}")

@@ -116,6 +116,18 @@ weights; docs/softmax-and-cross-entropy.md), written by write_xent_terms:
   xent_terms_weights.csv case,class,weight (weighted cases only)
   xent_terms_rows.csv    per row: label, lse, loss, z_loss
   xent_terms_values.csv  per element: logit (float32 input) and gradient
+
+Confident, correct rows (the label holds the row max; written by write_xent_confident), one row of C
+float32 logits per case, no label smoothing, reduction sum (gradient scale 1):
+  rest       = sum_{j != y} exp(x_j - x_y)             (math.fsum of math.exp: nothing cancels)
+  loss       = log1p(rest),  lse = x_y + log1p(rest)
+  grad_j     = exp(x_j - x_y) / (1 + rest)  (j != y),  grad_y = -rest / (1 + rest)
+  the cancellation-free forms of lse - x_y and p_y - 1, which lose every digit of a small rest in float32
+  (row (30, 0, ..., 0): loss 8.4e-13, lse - x_y in float32 is 0). math.log1p is the one function used here
+  beyond the basic operations and math.exp/math.log.
+  xent_confident_cases.csv   case, c, label, fill (the logit of every column not listed below), loss, lse,
+                             grad_fill (those columns' gradient), description
+  xent_confident_logits.csv  case, col, logit, grad: the listed columns (the label's included)
 """
 
 import csv
@@ -689,6 +701,43 @@ def write_xent_terms():
         print("xent terms: torch is not importable; the cases are the formulas above, unchecked against PyTorch")
 
 
+# ----------------------------------------------------------------- confident, correct rows
+
+def xent_confident_cases():
+    """(name, C, label, fill, {col: logit}, description): one row each, the label holding the max."""
+    for c in (10, 1000):
+        for m in (10, 15, 20, 30, 40):
+            yield (f"confident_m{m}_c{c}", c, 0, 0.0, {0: float(m)},
+                   f"row ({m}, 0, ..., 0), label 0: loss (C-1)e^-{m}")
+        y = c // 2
+        yield (f"confident_near_max_c{c}", c, y, 0.0, {y: 20.0, 0: 19.5, 1: 17.0, c - 1: 13.0},
+               "label C/2 at 20, competitors at 19.5, 17 and 13, the rest at 0")
+        yield (f"confident_far_c{c}", c, y, -3.0, {y: 25.0, 1: 7.0},
+               "label C/2 at 25, one competitor at 7, the rest at -3: loss ~1.5e-8")
+
+
+def write_xent_confident():
+    cases, columns = [], []
+    for (name, c, y, fill, listed, description) in xent_confident_cases():
+        fill32 = float(np.float32(fill))
+        x = [fill32] * c
+        for col, v in listed.items():
+            x[col] = float(np.float32(v))
+        m = x[y]
+        assert m == max(x) and list(listed)[0] == y, name
+        exps = [math.exp(v - m) for v in x]
+        rest = math.fsum(e for j, e in enumerate(exps) if j != y)
+        s = 1.0 + rest
+        grad = [e / s for e in exps]
+        grad[y] = -rest / s
+        fill_col = next(j for j in range(c) if j not in listed)
+        cases.append([name, c, y, fmt32(fill32), fmt64(math.log1p(rest)), fmt64(m + math.log1p(rest)),
+                      fmt64(grad[fill_col]), description])
+        columns.extend([name, col, fmt32(x[col]), fmt64(grad[col])] for col in sorted(listed))
+    write_csv("xent_confident_cases.csv", ["case", "c", "label", "fill", "loss", "lse", "grad_fill", "description"], cases)
+    write_csv("xent_confident_logits.csv", ["case", "col", "logit", "grad"], columns)
+
+
 if __name__ == "__main__":
     write_xent()
     write_linear()
@@ -696,3 +745,4 @@ if __name__ == "__main__":
     write_relu()
     write_linear_relu()
     write_xent_terms()
+    write_xent_confident()

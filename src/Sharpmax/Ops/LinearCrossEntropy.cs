@@ -30,12 +30,13 @@ public enum LinearCrossEntropyVariant
 /// <summary>
 /// Fused linear + cross-entropy (kernels/linear_xent.cu): the loss of the logits H·W + b against int32 labels, and
 /// when asked the gradients dH, dW and db, without ever allocating the N×C logits. Logit tiles are made on chip
-/// and merged across class tiles by the online-softmax rule; the backward recomputes them from H, W and the two
-/// floats per row the forward saves (the row max and Σexp). Every output has one owner that sums in a fixed order,
+/// and merged across class tiles by the online-softmax rule; the backward recomputes them from H, W and the three
+/// floats per row the forward saves (the row max, Σexp, and Σexp without the label's term when the label holds the
+/// max, which keeps a confident, correct row's tiny loss and gradient to float rounding). Every output has one owner that sums in a fixed order,
 /// so results are bitwise the same run to run. The cross-entropy settings (<see cref="CrossEntropyOptions"/>: the
 /// reduction, ignore index, label smoothing, z-loss, softcap, class weights) mean what they mean for
 /// <see cref="FusedCrossEntropy"/>; <see cref="CrossEntropyOptions.Variant"/> does not apply.
-/// Workspace: 2N floats, and on the CPU device about 1.3 MiB per worker core at K = 1024
+/// Workspace: 3N floats, and on the CPU device about 1.3 MiB per worker core at K = 1024
 /// (<see cref="SimdWorkspaceFloats"/> each), never N×C. Not thread-safe.
 /// </summary>
 public sealed class LinearCrossEntropy : IDisposable
@@ -269,11 +270,11 @@ public sealed class LinearCrossEntropy : IDisposable
 
     private DeviceBuffer<float> Stats(int n)
     {
-        if (_stats is null || _stats.Length < 2L * n)
+        if (_stats is null || _stats.Length < 3L * n)
         {
             _stats?.Dispose();
             _stats = null;
-            _stats = Device.Allocate<float>(2L * n);
+            _stats = Device.Allocate<float>(3L * n);
         }
         return _stats;
     }

@@ -161,17 +161,17 @@ public sealed class CrossEntropyAccuracyTests(DeviceKind kind) : DeviceTestBase(
         return (logits, rows.Select(row => row.Y).ToArray(), rows.Count);
     }
 
-    private const double FltMin = 1.1754943508222875e-38;
+    internal const double FltMin = 1.1754943508222875e-38;
 
     /// <summary>The spacing of floats at (float)t (that of FLT_MIN below it).</summary>
-    private static double Ulp(double t)
+    internal static double Ulp(double t)
     {
         double a = Math.Abs((double)(float)t);
         return a < FltMin ? Math.ScaleB(1.0, -149) : Math.ScaleB(1.0, Math.ILogB(a) - 23);
     }
 
     /// <summary>|v − t| beyond the absolute allowance floor, in ulps of t.</summary>
-    private static double Ulps(float v, double t, double floor)
+    internal static double Ulps(float v, double t, double floor)
     {
         if (v == t)
             return 0;

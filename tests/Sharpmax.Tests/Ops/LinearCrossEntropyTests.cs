@@ -100,7 +100,7 @@ public sealed class LinearCrossEntropyTests(DeviceKind kind) : DeviceTestBase(ki
         AssertClose.Scalar(fused, want.Loss, 1e-5, 1e-5, "fused loss");
         AssertClose.Scalar(chain, want.Loss, 1e-5, 1e-5, "unfused loss");
         // The workspace the op keeps is O(N + tile), not O(N·C).
-        long workspace = 2L * n * sizeof(float) + Device.MultiprocessorCount * LinearCrossEntropy.SimdWorkspaceFloats(k) * sizeof(float);
+        long workspace = 3L * n * sizeof(float) + Device.MultiprocessorCount * LinearCrossEntropy.SimdWorkspaceFloats(k) * sizeof(float);
         Assert.That(workspace, Is.LessThan(logitsBytes / 4));
     }
 
