@@ -211,6 +211,10 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
 namespace {
 
 constexpr int STEP_LANES = 8;
+// Rows of the local Wᵀ and of the widened part are a cache line longer than STEP_MAX_K floats: at 4 KiB apart,
+// the rows the products walk down together (ten of Wᵀ, sixty-four of the part) would all fall in one set of the
+// L1 cache and evict each other.
+constexpr int STEP_ROW_FLOATS = STEP_MAX_K + 16;
 constexpr int STEP_PREFETCH_ROWS = 4;  // rows ahead: a row's widening is far shorter than a miss
 
 // Eight float lanes: one ymm register on GCC/Clang hosts, a plain array elsewhere.
@@ -271,13 +275,26 @@ __device__ __forceinline__ float step_hsum(const StepV& v) {
     return (a0 + a2) + (a1 + a3);
 }
 
+// The logits' register block: rows × classes accumulators of 8 lanes, with the rows' and Wᵀ's loads (rows + classes
+// per 8 k) well under the FMAs (rows · classes), in the 32 vector registers of AVX-512 hosts.
+template <int CT>
+struct StepBlock;
+template <>
+struct StepBlock<10> {
+    static constexpr int rows = 4, classes = 5;
+};
+template <>
+struct StepBlock<16> {
+    static constexpr int rows = 2, classes = 8;
+};
+
 // One part of the batch; wt holds Wᵀ (CT rows of K floats, zeros past C), xf room for the part's rows as floats.
-// The bytes are widened once (exactly: 0…255) for both products. The logits take two rows per pass over Wᵀ and
-// dWᵀ sixteen k per pass over the rows, so each load feeds two FMAs; every sum keeps the order of one row (of
+// The bytes are widened once (exactly: 0…255) for both products. The logits take a block of rows and classes at a time and
+// dW sixteen k per pass over the rows, so each load feeds several FMAs; every sum keeps the order of one row (of
 // one k) alone, so the blocking changes no bit.
 template <int CT>
-__device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (*wt)[STEP_MAX_K],
-                                               float (*xf)[STEP_MAX_K], const int* count) {
+__device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (*wt)[STEP_ROW_FLOATS],
+                                               float (*xf)[STEP_ROW_FLOATS], const int* count) {
     const int i0 = p * STEP_PART_ROWS;
     const int n = min(STEP_PART_ROWS, N - i0);
     (void)W;  // read through wt
@@ -301,29 +318,31 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
         for (int k = 0; k < K; ++k) xf[r][k] = static_cast<float>(x[k]);
     }
     alignas(64) float g[STEP_PART_ROWS][CT];
-    // Logits and the cross-entropy, two rows at a time.
-    for (int r = 0; r < n; r += 2) {
-        const bool pair = r + 1 < n;
-        StepV a0[CT], a1[CT];
-        for (int c = 0; c < CT; ++c) a0[c] = a1[c] = step_zero();
-        const float* x0 = xf[r];
-        const float* x1 = xf[pair ? r + 1 : r];
-        for (int k = 0; k < K8; k += STEP_LANES) {
-            const StepV v0 = step_load(x0 + k), v1 = step_load(x1 + k);
-            for (int c = 0; c < CT; ++c) {
-                const StepV w = step_load(wt[c] + k);
-                a0[c] = step_fma(a0[c], v0, w);
-                a1[c] = step_fma(a1[c], v1, w);
+    // Logits and the cross-entropy, StepBlock<CT>::rows rows at a time, their classes in groups of
+    // StepBlock<CT>::classes: each load of the rows or of Wᵀ feeds several FMAs.
+    constexpr int RB = StepBlock<CT>::rows, CB = StepBlock<CT>::classes;
+    for (int r0 = 0; r0 < n; r0 += RB) {
+        const float* xs[RB];
+        for (int q = 0; q < RB; ++q) xs[q] = xf[min(r0 + q, n - 1)];  // past the part: its last row again, unused
+        float sums[RB][CT];
+        for (int c0 = 0; c0 < CT; c0 += CB) {
+            StepV acc[RB][CB];
+            for (int q = 0; q < RB; ++q)
+                for (int j = 0; j < CB; ++j) acc[q][j] = step_zero();
+            for (int k = 0; k < K8; k += STEP_LANES) {
+                StepV v[RB];
+                for (int q = 0; q < RB; ++q) v[q] = step_load(xs[q] + k);
+                for (int j = 0; j < CB; ++j) {
+                    const StepV w = step_load(wt[c0 + j] + k);
+                    for (int q = 0; q < RB; ++q) acc[q][j] = step_fma(acc[q][j], v[q], w);
+                }
             }
-        }
-        float sums[2][CT];
-        for (int c = 0; c < CT; ++c) {
-            sums[0][c] = step_hsum(a0[c]);  // the lanes in a fixed tree
-            sums[1][c] = step_hsum(a1[c]);
+            for (int q = 0; q < RB; ++q)
+                for (int j = 0; j < CB; ++j) sums[q][c0 + j] = step_hsum(acc[q][j]);  // the lanes in a fixed tree
         }
         // Each row's logits (the k tail in order), then its cross-entropy.
-        for (int q = 0; q < (pair ? 2 : 1); ++q) {
-            const int rq = r + q, i = i0 + rq;
+        for (int q = 0; q < min(RB, n - r0); ++q) {
+            const int rq = r0 + q, i = i0 + rq;
             float* lr_ = logits + static_cast<long long>(i) * C;
             for (int c = 0; c < C; ++c) {
                 float sum = sums[q][c];
@@ -386,7 +405,7 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
 
 // The part's rows as floats, per worker thread (256 KiB: too much for a stack frame; a worker runs one block at a
 // time, so one buffer per thread serves every block it runs).
-alignas(64) SHARPMAX_TLS float step_rows_f32[STEP_PART_ROWS][STEP_MAX_K];
+alignas(64) SHARPMAX_TLS float step_rows_f32[STEP_PART_ROWS][STEP_ROW_FLOATS];
 
 // CT classes per accumulator set (10 or 16; classes past C use a zero block of Wᵀ and are not stored).
 template <int CT>
@@ -397,7 +416,7 @@ __device__ __forceinline__ void step_simd(STEP_PARAMS) {
     if (first >= parts) return;
     int count = 0;
     for (int r = 0; r < N; ++r) count += step_label_valid(labels[r], C, ignore_index);
-    alignas(64) float wt[CT][STEP_MAX_K];
+    alignas(64) float wt[CT][STEP_ROW_FLOATS];
     for (int c = C; c < CT; ++c)
         for (int k = 0; k < K; ++k) wt[c][k] = 0.0f;
     for (int k = 0; k < K; ++k)
