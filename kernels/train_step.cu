@@ -28,9 +28,11 @@
 // Variants of xent_step_u8:
 //   _simd   the CPU device's (host only, SHARPMAX_NO_SYNC): grid = min(parts, workers), block 1; each block
 //           transposes W once into a local block (C ≤ STEP_MAX_C, K ≤ STEP_MAX_K) and takes parts
-//           p = blockIdx.x, + gridDim.x, …. The logits are dot products along k (8-float lanes, one accumulator
-//           per class, lanes summed in a fixed tree); the dW pass runs along k with one accumulator per class
-//           over the part's rows, so no partial sum leaves the registers.
+//           p = blockIdx.x, + gridDim.x, …; a part's bytes are widened to floats once, into a per-thread tile.
+//           The logits are dot products along k (8-float lanes, one accumulator per row and class, lanes summed
+//           in a fixed tree), in register blocks of 4 rows × 5 classes; the dW pass runs along k with one
+//           accumulator per class and 8 k over the part's rows, 16 k at a time, so no partial sum leaves the
+//           registers. Each sum's order is one row's (one k's) alone: the blocking changes no bit.
 //   _block  for GPUs (SHARPMAX_SYNC): a block of STEP_THREADS threads per part (grid = parts): a thread per
 //           logit (k in order), a thread per row for the cross-entropy, a thread per k for dW. C ≤ STEP_MAX_C.
 // Launch: xent_step_u8_simd grid min(parts, workers), block 1; _block grid parts, block STEP_THREADS;
