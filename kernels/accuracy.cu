@@ -5,28 +5,12 @@
 //                         (adds, so a caller can count a whole epoch on the
 //                         device and read one integer at the end)
 // argmax as numpy.argmax: ties go to the lowest index, and NaN counts as larger
-// than everything (the first NaN wins).
+// than everything (the first NaN wins; argmax.cuh).
 // Each thread handles a contiguous run of ⌈N / threads⌉ rows (see sgd.cu) and
 // adds its count with one integer atomic: integer sums do not depend on order,
 // so the count is deterministic.
 #include "sharpmax_compat.cuh"
-
-namespace {
-
-__device__ __forceinline__ int row_argmax(const float* __restrict__ row, int C) {
-    int best = 0;
-    float best_value = row[0];
-    for (int c = 1; c < C && best_value == best_value; ++c) {  // stop at the first NaN
-        const float v = row[c];
-        if (v > best_value || v != v) {
-            best = c;
-            best_value = v;
-        }
-    }
-    return best;
-}
-
-}  // namespace
+#include "argmax.cuh"
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) argmax_forward_f32(const float* __restrict__ logits, int ld, int* __restrict__ pred, int N,
                                               int C) {

@@ -21,8 +21,9 @@
 //     dW[k,c] = (Σ_p part_dw[p][k][c])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
 //     W -= lr·(dW + weight_decay·W), b -= lr·(db + 0·b): sgd.cu's expression, so with the same dW and db the bits
 //     of Sgd.Step; dW and db are written too.
-// grad may be null (not written); logits and loss are always written (the accuracy and the loss reduction
-// read them). Every sum has a fixed order given by the parts (no float atomics, not the worker count), so the
+//     *correct += #{ i : argmax_c logits[i,c] == labels[i] } (argmax.cuh, as accuracy_forward_f32 counts), when
+//     correct is not null: an integer sum, the same in any order.
+// grad may be null (not written); logits and loss are always written (the loss reduction reads them). Every sum has a fixed order given by the parts (no float atomics, not the worker count), so the
 // results are bitwise the same run to run.
 //
 // Variants of xent_step_u8:
@@ -38,6 +39,7 @@
 // Launch: xent_step_u8_simd grid min(parts, workers), block 1; _block grid parts, block STEP_THREADS;
 // sgd_step_update_f32 1-D, any grid (ContiguousRuns).
 #include "sharpmax_compat.cuh"
+#include "argmax.cuh"
 #include "xent_terms.cuh"
 #if !defined(__CUDACC__) && defined(__GNUC__) && !defined(__clang__)
 // The host-only kernel's vector helpers are force-inlined into each clone: no call passes a vector, so the
@@ -92,10 +94,10 @@ __device__ __forceinline__ void step_row_xent(const float* xr, float* gr, int i,
     const unsigned char *pixels, int ldx, int rows, const int *index, int offset, float scale, const float *W, \
         const float *b, const int *labels, int N, int K, int C, int ignore_index, float smoothing,           \
         float grad_scale, int mean, float *logits, float *loss, float *grad, float *part_dw, float *part_db,  \
-        unsigned long long *status
+        unsigned long long *status, int *correct
 #define STEP_ARGS                                                                                             \
     pixels, ldx, rows, index, offset, scale, W, b, labels, N, K, C, ignore_index, smoothing, grad_scale, mean, \
-        logits, loss, grad, part_dw, part_db, status
+        logits, loss, grad, part_dw, part_db, status, correct
 
 // ---- GPU: a block per part ----------------------------------------------------
 
@@ -131,6 +133,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block
         const bool bad = !step_row(pixels, ldx, rows, index, offset, i);
         step_row_xent(logits + static_cast<long long>(i) * C, g[t], i, C, labels, ignore_index, smoothing, grad_scale,
                       mean ? &counts[0] : nullptr, loss, grad, status, bad);
+        if (correct && row_argmax(logits + static_cast<long long>(i) * C, C) == labels[i]) atomicAdd(correct, 1);
     }
     __syncthreads();
     // dW and db of the part: a thread per k, rows in order (a bad row's g is NaN, its bytes any readable ones).
@@ -323,6 +326,7 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
     // Logits and the cross-entropy, StepBlock<CT>::rows rows at a time, their classes in groups of
     // StepBlock<CT>::classes: each load of the rows or of Wᵀ feeds several FMAs.
     constexpr int RB = StepBlock<CT>::rows, CB = StepBlock<CT>::classes;
+    int right = 0;  // rows whose argmax is their label
     for (int r0 = 0; r0 < n; r0 += RB) {
         const float* xs[RB];
         for (int q = 0; q < RB; ++q) xs[q] = xf[min(r0 + q, n - 1)];  // past the part: its last row again, unused
@@ -354,8 +358,10 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
             step_row_xent(lr_, g[rq], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss,
                           grad, status, bad[rq]);
             for (int c = C; c < CT; ++c) g[rq][c] = 0.0f;
+            right += row_argmax(lr_, C) == labels[i];
         }
     }
+    if (correct && right > 0) atomicAdd(correct, right);  // an integer sum: any order gives the same count
 
     // dW of the part along k: CT accumulators per 8 k over the part's rows in order, stored once, turned into W's
     // layout through a small tile (the update then reads every part, and writes W, in order).

@@ -22,6 +22,7 @@ public class StepBenchmarks : IDisposable
     private Linear _linear = null!;
     private FusedCrossEntropy _loss = null!;
     private SoftmaxRegressionStep _fused = null!;
+    private CrossEntropyTotals _totals = null!;
     private float[] _w0 = [];
     private DeviceBuffer<byte> _images = null!;
     private DeviceBuffer<int> _labels = null!, _index = null!, _batchLabels = null!, _correct = null!;
@@ -41,6 +42,7 @@ public class StepBenchmarks : IDisposable
         _linear = new Linear(_device);
         _loss = new FusedCrossEntropy(_device);
         _fused = new SoftmaxRegressionStep(_device);
+        _totals = new CrossEntropyTotals(_device);
         var random = new Random(5);
         var pixels = new byte[(long)Images * K];
         random.NextBytes(pixels);
@@ -77,32 +79,33 @@ public class StepBenchmarks : IDisposable
         _w.CopyFrom(_w0);
         _b.Clear();
         _correct.Clear();
+        _totals.Reset();
         _next = 0;
     }
 
-    /// <summary>The whole step, as the trainer runs it: the label gather, the fused step (two launches, the loss
-    /// reduction and its read-back), the correct count.</summary>
+    /// <summary>The whole step, as the trainer runs it: the label gather, the fused step's two launches (the correct
+    /// count among them) and the loss reduction into the epoch's totals on the device, nothing read back.</summary>
     [Benchmark(Baseline = true)]
     public float Step()
     {
         var x = NextBatch();
         Gather.Forward(_labels, _index, x.Offset, _batchLabels, N);
-        float loss = _fused.Step(x, _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
-            new DeviceMatrix(_dw, K, C), _db, LearningRate);
-        Accuracy.AddCorrect(new DeviceMatrix(_logits, N, C), _batchLabels, _correct);
+        _fused.StepInto(x, _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
+            new DeviceMatrix(_dw, K, C), _db, LearningRate, 0f, _totals, weight: N, correct: _correct);
         _device.Synchronize();
-        return loss;
+        return 0f;
     }
 
-    /// <summary>The fused step's own launches: logits, cross-entropy, dW and db of each part, the loss reduction and
-    /// its read-back, the parts' sum and the update (lr 0: the same work, and the weights stay put).</summary>
+    /// <summary>The fused step's own launches, as in <see cref="Step"/> without the gather: logits, cross-entropy,
+    /// correct count, dW and db of each part, the loss reduction into the totals, the parts' sum and the update (lr
+    /// 0: the same work, and the weights stay put).</summary>
     [Benchmark]
     public float FusedStepKernels()
     {
-        float loss = _fused.Step(NextBatch(), _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
-            new DeviceMatrix(_dw, K, C), _db, 0f);
+        _fused.StepInto(NextBatch(), _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
+            new DeviceMatrix(_dw, K, C), _db, 0f, 0f, _totals, weight: N, correct: _correct);
         _device.Synchronize();
-        return loss;
+        return 0f;
     }
 
     /// <summary>The same step as separate launches: ten launches and one read-back (the loss).</summary>
@@ -174,7 +177,7 @@ public class StepBenchmarks : IDisposable
     }
 
     /// <summary>The launches of the trainer's step, whose times the summary adds up beside the whole step.</summary>
-    public static readonly string[] StepParts = [nameof(GatherLabels), nameof(FusedStepKernels), nameof(CountCorrect)];
+    public static readonly string[] StepParts = [nameof(GatherLabels), nameof(FusedStepKernels)];
 
     /// <summary>Launches per invocation of <see cref="SgdBias"/>.</summary>
     public const int TinyLaunches = 1000;
@@ -197,6 +200,7 @@ public class StepBenchmarks : IDisposable
     {
         _loss?.Dispose();
         _fused?.Dispose();
+        _totals?.Dispose();
         foreach (var buffer in new IDisposable?[] { _images, _labels, _index, _batchLabels, _correct, _w, _b, _logits, _gradLogits, _dw, _db })
             buffer?.Dispose();
         GC.SuppressFinalize(this);

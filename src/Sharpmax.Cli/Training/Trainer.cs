@@ -12,7 +12,7 @@ namespace Sharpmax.Cli.Training;
 /// d2l's recipe: logits = relu(…relu(x/255·W₁ + b₁)…)·W_L + b_L, every W ~ N(0, 0.01²), every b = 0, mean
 /// cross-entropy per batch, w ← w − lr·(∇ + weightDecay·w). The model is an <see cref="Mlp"/>; softmax regression
 /// is the one without hidden layers. Its step with the fused loss is <see cref="SoftmaxRegressionStep"/> (logits,
-/// cross-entropy, dW, db and the update in two launches); the MLP, and the naive loss, run the model's forward,
+/// cross-entropy, correct count, dW, db and the update in two launches); the MLP, and the naive loss, run the model's forward,
 /// the loss, the written-out backward and SGD as separate launches.
 /// </summary>
 /// <remarks>
@@ -121,11 +121,11 @@ public sealed class Trainer : IDisposable
             Gather.Forward(_labels, _index, x.Offset, _batchLabels, n);
             if (_fusedStep is not null)
             {
-                // Logits, loss (added to the epoch's sum × n on the device), gradients and the update, in two launches.
+                // Logits, loss (added to the epoch's sum × n on the device), the correct count, gradients and the
+                // update, in two launches.
                 var layer = _model.Layers[0];
                 _fusedStep.StepInto(x, _batchLabels, layer.Weights, layer.Bias, layer.Output(n), layer.WeightGradient, layer.BiasGradient,
-                    _settings.LearningRate, _settings.WeightDecay, _totals, weight: n);
-                Accuracy.AddCorrect(layer.Output(n), _batchLabels, _correct);
+                    _settings.LearningRate, _settings.WeightDecay, _totals, weight: n, correct: _correct);
             }
             else
             {

@@ -126,14 +126,21 @@ public sealed class SoftmaxRegressionStep : IDisposable
     /// <param name="weightDecay">The L2 coefficient on W; 0 for none.</param>
     /// <param name="totals">Totals of this device that the step adds to.</param>
     /// <param name="weight">The factor on the loss added to the totals (the trainer passes N).</param>
+    /// <param name="correct">One int that the count of rows whose logits' argmax is their label is added to (as
+    /// <see cref="Accuracy.AddCorrect"/> counts them, without its launch), or null.</param>
     /// <exception cref="ArgumentException">As for <see cref="Step"/>, or the totals live on another device, or the
-    /// weight is not finite.</exception>
+    /// weight is not finite, or <paramref name="correct"/> is empty or shares a buffer with another argument.</exception>
     public void StepInto(PixelRows x, DeviceBuffer<int> labels, DeviceMatrix weights, DeviceBuffer<float> bias, DeviceMatrix logits,
         DeviceMatrix weightGradient, DeviceBuffer<float> biasGradient, float learningRate, float weightDecay,
-        CrossEntropyTotals totals, double weight = 1)
+        CrossEntropyTotals totals, double weight = 1, DeviceBuffer<int>? correct = null)
     {
         Check(x, labels, weights, bias, logits, weightGradient, biasGradient, null, null);
         _core.CheckTotals(totals, weight);
+        if (correct is not null)
+        {
+            Vector(Device, correct, 1, "correct", "the correct count");
+            Distinct(correct, "correct", [x.Images, x.Index, labels, weights.Buffer, bias, logits.Buffer, weightGradient.Buffer, biasGradient]);
+        }
         if (x.Rows == 0)
         {
             _core.ReduceInto(null, labels, 0, weights.Cols, totals, weight);
@@ -141,7 +148,7 @@ public sealed class SoftmaxRegressionStep : IDisposable
         else
         {
             var loss = _core.RowLoss(null, x.Rows);
-            RunParts(x, labels, weights, bias, logits, null, loss, totals.Status);
+            RunParts(x, labels, weights, bias, logits, null, loss, totals.Status, correct);
             _core.ReduceInto(loss, labels, x.Rows, weights.Cols, totals, weight);
         }
         Update(x.Rows, x.Scale, weights, bias, weightGradient, biasGradient, learningRate, weightDecay);
@@ -199,7 +206,7 @@ public sealed class SoftmaxRegressionStep : IDisposable
     private static int Parts(int n) => (n + PartRows - 1) / PartRows;
 
     private void RunParts(PixelRows x, DeviceBuffer<int> labels, DeviceMatrix weights, DeviceBuffer<float> bias, DeviceMatrix logits,
-        DeviceBuffer<float>? logitsGradient, DeviceBuffer<float> loss, KernelArg status)
+        DeviceBuffer<float>? logitsGradient, DeviceBuffer<float> loss, KernelArg status, DeviceBuffer<int>? correct = null)
     {
         var device = Device;
         var o = Options;
@@ -213,7 +220,7 @@ public sealed class SoftmaxRegressionStep : IDisposable
             x.Images, x.Cols, x.ImageCount, x.Index is null ? KernelArg.FromUInt64(0) : x.Index, x.Offset, x.Scale,
             weights.Buffer, bias, labels, n, k, c, o.IgnoreIndex, o.LabelSmoothing, 1f, o.Reduction == Reduction.Mean ? 1 : 0,
             logits.Buffer, loss, logitsGradient is null ? KernelArg.FromUInt64(0) : logitsGradient,
-            _partWeights!, _partBias!, status);
+            _partWeights!, _partBias!, status, correct is null ? KernelArg.FromUInt64(0) : correct);
     }
 
     // Sums the parts (none for N = 0: zero dW and db) and applies SGD.

@@ -50,8 +50,9 @@ public sealed class TrainerSyncTests(DeviceKind kind) : DeviceTestBase(kind)
         // The shuffled index is the one upload; nothing waits for the device but these five.
         Assert.That(counts.HostSynchronizations, Is.EqualTo(5), counts.ToString());
         Assert.That(metrics.HostSynchronizations, Is.EqualTo(counts.HostSynchronizations), "the metrics.csv column");
-        // Softmax regression's batch: the label gather, the fused step, the loss reduction, the correct count, the update.
-        Assert.That(counts.Launches, Is.GreaterThanOrEqualTo(5 * batches), "every batch still ran its kernels");
+        // Softmax regression's batch: the label gather, the fused step (the correct count within), the loss reduction,
+        // the update.
+        Assert.That(counts.Launches, Is.GreaterThanOrEqualTo(4 * batches), "every batch still ran its kernels");
     }
 
     [Test]

@@ -136,6 +136,53 @@ public sealed class SoftmaxRegressionStepTests(DeviceKind kind) : DeviceTestBase
     }
 
     [Test]
+    public void The_correct_count_adds_the_rows_whose_argmax_is_their_label([ValueSource(nameof(s_variants))] SoftmaxRegressionStepVariant variant)
+    {
+        SkipSimdOnCuda(variant);
+        using var op = new SoftmaxRegressionStep(Device, variant: variant);
+        using var totals = new CrossEntropyTotals(Device);
+        // 130 rows: three parts, the last of two rows. A first step gives the logits; then every third row's label is
+        // set to its argmax (so the count is far from 0 and from N), row 7 gets a bad label, some rows are ignored,
+        // and row 4 reads outside the image set (NaN logits: argmax 0, as numpy.argmax) with label 0.
+        var p = Problem.Make(seed: 14, n: 130, k: 40, c: 10, ignoredFraction: 0.1);
+        float[] firstLogits;
+        using (var first = new StepRun(Device, p))
+        {
+            first.StepInto(op, totals, 1);
+            firstLogits = first.Logits.Buffer.ToArray();
+        }
+        var labels = (int[])p.Labels.Clone();
+        for (int i = 0; i < p.N; i += 3)
+            labels[i] = HostArgmax(firstLogits.AsSpan(i * p.C, p.C));
+        labels[7] = p.C + 3;
+        labels[4] = 0;
+        var index = (int[])p.Index.Clone();
+        index[p.Offset + 4] = -1;
+        using var run = new StepRun(Device, p with { Labels = labels, Index = index });
+        using var correct = Device.Upload<int>([5]);
+        run.StepInto(op, totals, 1, correct);
+
+        var logits = run.Logits.Buffer.ToArray();
+        int expected = Enumerable.Range(0, p.N).Count(i => HostArgmax(logits.AsSpan(i * p.C, p.C)) == labels[i]);
+        Assert.That(expected, Is.GreaterThan(p.N / 3).And.LessThan(p.N), "the problem's own count");
+        Assert.That(correct.ToArray()[0], Is.EqualTo(5 + expected), "added to the count already there");
+        using var accuracy = Device.AllocateZeroed<int>(1);
+        Accuracy.AddCorrect(run.Logits, run.Labels, accuracy);
+        Assert.That(correct.ToArray()[0] - 5, Is.EqualTo(accuracy.ToArray()[0]), "Accuracy.AddCorrect's count of the same logits");
+        Assert.That(() => run.StepInto(op, totals, 1, run.Labels), Throws.ArgumentException.With.Message.Contains("correct shares a buffer"));
+    }
+
+    // numpy.argmax of a row: the first maximum, and the first NaN above everything.
+    private static int HostArgmax(ReadOnlySpan<float> row)
+    {
+        int best = 0;
+        for (int c = 1; c < row.Length && !float.IsNaN(row[best]); c++)
+            if (row[c] > row[best] || float.IsNaN(row[c]))
+                best = c;
+        return best;
+    }
+
+    [Test]
     public void An_empty_batch_writes_zero_gradients_and_an_index_out_of_range_gives_NaN([ValueSource(nameof(s_variants))] SoftmaxRegressionStepVariant variant)
     {
         SkipSimdOnCuda(variant);
@@ -394,8 +441,8 @@ public sealed class SoftmaxRegressionStepTests(DeviceKind kind) : DeviceTestBase
         public float Step(SoftmaxRegressionStep op, float weightDecay) =>
             op.Step(X, Labels, Weights, Bias, Logits, WeightGradient, BiasGradient, LearningRate, weightDecay, LogitsGradient);
 
-        public void StepInto(SoftmaxRegressionStep op, CrossEntropyTotals totals, double weight) =>
-            op.StepInto(X, Labels, Weights, Bias, Logits, WeightGradient, BiasGradient, LearningRate, 0f, totals, weight);
+        public void StepInto(SoftmaxRegressionStep op, CrossEntropyTotals totals, double weight, DeviceBuffer<int>? correct = null) =>
+            op.StepInto(X, Labels, Weights, Bias, Logits, WeightGradient, BiasGradient, LearningRate, 0f, totals, weight, correct);
 
         public void Dispose()
         {
