@@ -14,9 +14,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 #include "ptx_info.h"
 #include "runtime_internal.h"
@@ -171,25 +168,6 @@ struct Allocations {
 Allocations& allocations() {
     static Allocations instance;
     return instance;
-}
-
-// Allocations of 2 MiB and more are aligned to 2 MiB and asked for huge pages (transparent huge pages, often in
-// madvise mode): a kernel gathering random rows of a large set, as the trainer's batches do, would otherwise miss
-// the TLB on nearly every row. A refused hint leaves ordinary pages.
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
-
-void* allocate_host(std::size_t total) {
-#if defined(_WIN32)
-    return _aligned_malloc(total, kAllocationAlignment);
-#else
-    if (total < kHugePage) return std::aligned_alloc(kAllocationAlignment, total);
-    std::size_t rounded = (total + kHugePage - 1) / kHugePage * kHugePage;
-    void* base = std::aligned_alloc(kHugePage, rounded);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (base != nullptr) madvise(base, rounded, MADV_HUGEPAGE);
-#endif
-    return base;
-#endif
 }
 
 void free_host(void* base) {
@@ -622,7 +600,11 @@ SMresult smhost_cuMemAlloc_v2(SMdeviceptr* pointer, size_t bytes) {
     }
     std::size_t span = (bytes + kAllocationAlignment - 1) / kAllocationAlignment * kAllocationAlignment;
     std::size_t total = span + 2 * kRedzone;
-    void* base = allocate_host(total);
+#if defined(_WIN32)
+    void* base = _aligned_malloc(total, kAllocationAlignment);
+#else
+    void* base = std::aligned_alloc(kAllocationAlignment, total);
+#endif
     if (base == nullptr) return call.fail(SMHOST_ERROR_OUT_OF_MEMORY, "the host could not allocate " + std::to_string(bytes) + " bytes");
     auto* bytes_base = static_cast<unsigned char*>(base);
     std::memset(bytes_base, kRedzoneByte, kRedzone);
