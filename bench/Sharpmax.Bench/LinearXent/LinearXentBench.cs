@@ -19,6 +19,8 @@ namespace Sharpmax.Bench.LinearXent;
 /// shape takes seconds, and BenchmarkDotNet's pilot and its 15-plus iterations would take most of an hour.</item>
 /// <item>Determinism: linear_xent's loss, dH, dW and db after every one of its runs, bit for bit against the
 /// first.</item>
+/// <item>Where the time goes: one more run of each, stage by stage (<see cref="UnfusedChain.RunStages"/>,
+/// <see cref="FusedPath.RunStages"/>), with the GFLOP/s of each stage's products.</item>
 /// </list>
 /// </summary>
 internal static class LinearXentBench
@@ -71,8 +73,10 @@ internal static class LinearXentBench
         }
         if (!deterministic)   // recorded as a failure; the result still goes into the summary, saying "no"
             _ = Validation.Fail($"{where}: linear_xent gave different bits from one run to the next (loss, dH, dW or db); it promises the same bits every run.");
+        var stages = chain.RunStages(io).Concat(fused.RunStages(io)).ToList();
+        log.WriteLine($"lxent: stages: {string.Join("; ", stages.Select(s => string.Create(CultureInfo.InvariantCulture, $"{s.Name} {s.Seconds:F3} s")))}");
         return new LinearXentResult(device.Kind, shape, fused.Kernels, Median(unfusedTimes), Median(fusedTimes), runs,
-            unfusedPeak, fusedPeak, runs + 1, deterministic, agreement);
+            unfusedPeak, fusedPeak, runs + 1, deterministic, agreement, stages);
     }
 
     private static string Validate(string where, LinearXentProblem problem, bool quick, LinearXentOutputs fused, LinearXentOutputs unfused)

@@ -81,6 +81,22 @@ internal sealed class UnfusedChain : IDisposable
         return loss;
     }
 
+    /// <summary>One run, each launch synchronized and timed alone: where the chain's time goes.</summary>
+    public IReadOnlyList<LinearXentStage> RunStages(LinearXentBuffers io)
+    {
+        var (n, c) = (_shape.N, _shape.C);
+        var logits = new DeviceMatrix(_logits, n, c);
+        var gradient = new DeviceMatrix(_gradient, n, c);
+        return
+        [
+            LinearXentStage.Time("unfused: Y = H·W + b", 1, io.Device, () => _linear.Forward(io.HMatrix, io.WMatrix, io.B, logits)),
+            LinearXentStage.Time("unfused: fused cross-entropy forward+backward into G", 0, io.Device, () => _crossEntropy.ForwardBackward(_logits, io.Labels, n, c, _gradient)),
+            LinearXentStage.Time("unfused: dH = G·Wᵀ", 1, io.Device, () => _linear.BackwardInput(gradient, io.WMatrix, io.DHMatrix)),
+            LinearXentStage.Time("unfused: dW = Hᵀ·G", 1, io.Device, () => _linear.BackwardWeight(io.HMatrix, gradient, io.DWMatrix)),
+            LinearXentStage.Time("unfused: db = Σ_rows G", 0, io.Device, () => _linear.BackwardBias(gradient, io.DB)),
+        ];
+    }
+
     public void Dispose()
     {
         _crossEntropy.Dispose();
@@ -106,6 +122,24 @@ internal sealed class FusedPath(Device device) : IDisposable
             io.DHMatrix, io.DWMatrix, io.DB);
         io.Device.Synchronize();
         return loss;
+    }
+
+    /// <summary>Where linear_xent's time goes: the forward alone, then the forward with only dH asked for and with
+    /// only dW and db, each minus the forward (the API runs each backward pass after a forward).</summary>
+    public IReadOnlyList<LinearXentStage> RunStages(LinearXentBuffers io)
+    {
+        var forward = LinearXentStage.Time("linear_xent: forward (logits by tiles, online log-sum-exp)", 1, io.Device,
+            () => _op.Forward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses, io.B, io.Labels));
+        var input = LinearXentStage.Time("", 2, io.Device, () => _op.ForwardBackward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses,
+            io.B, io.Labels, io.DHMatrix, null, null));
+        var weight = LinearXentStage.Time("", 2, io.Device, () => _op.ForwardBackward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses,
+            io.B, io.Labels, null, io.DWMatrix, io.DB));
+        return
+        [
+            forward,
+            input with { Name = "linear_xent: dH pass (logits again, then G·Wᵀ; forward+dH minus the forward)", Seconds = input.Seconds - forward.Seconds },
+            weight with { Name = "linear_xent: dW and db pass (logits again, then Hᵀ·G; forward+dW minus the forward)", Seconds = weight.Seconds - forward.Seconds },
+        ];
     }
 
     public void Dispose() => _op.Dispose();

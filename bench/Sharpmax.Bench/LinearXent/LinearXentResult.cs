@@ -29,11 +29,27 @@ public sealed record LinearXentShape(int N, int K, int C)
 /// <param name="FusedRuns">linear_xent runs compared bit for bit (the measured run and every timed run).</param>
 /// <param name="Deterministic">Every one of them gave the same bits of loss, dH, dW and db.</param>
 /// <param name="Agreement">How far the two paths are apart (and from float64 at the quick shape), in words.</param>
+/// <param name="Stages">One more run of each path, stage by stage: where the time goes.</param>
 public sealed record LinearXentResult(DeviceKind Device, LinearXentShape Shape, string FusedKernels,
     double UnfusedSeconds, double FusedSeconds, int TimedRuns, long UnfusedPeakBytes, long FusedPeakBytes,
-    int FusedRuns, bool Deterministic, string Agreement)
+    int FusedRuns, bool Deterministic, string Agreement, IReadOnlyList<LinearXentStage> Stages)
 {
     public double TimeRatio => FusedSeconds / UnfusedSeconds;
 
     public double MemoryRatio => (double)FusedPeakBytes / UnfusedPeakBytes;
+}
+
+/// <summary>One stage of a path, timed once (synchronized): its name, how many N·K·C products it does, seconds.</summary>
+public sealed record LinearXentStage(string Name, int Products, double Seconds)
+{
+    public static LinearXentStage Time(string name, int products, Device device, Action run)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        run();
+        device.Synchronize();
+        return new LinearXentStage(name, products, System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
+    }
+
+    /// <summary>GFLOP/s of its products (2·N·K·C flops each), or null for a stage without one.</summary>
+    public double? Gflops(LinearXentShape shape) => Products == 0 ? null : Products * 2.0 * shape.N * shape.K * shape.C / Seconds / 1e9;
 }
