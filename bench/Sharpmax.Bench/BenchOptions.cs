@@ -8,7 +8,7 @@ public sealed class UsageException(string message) : Exception(message);
 /// <summary>The harness's command line.</summary>
 internal sealed record BenchOptions
 {
-    public static readonly string[] AllFamilies = ["softmax", "xent", "matmul", "relu", "step", "e2e", "bandwidth"];
+    public static readonly string[] AllFamilies = ["softmax", "xent", "matmul", "relu", "step", "lxent", "e2e", "bandwidth"];
 
     public const string Usage = """
         usage: sharpmax-bench [--quick] [--out DIR] [--only LIST] [--epochs N] [--data DIR]
@@ -20,7 +20,7 @@ internal sealed record BenchOptions
 
           --quick       a few iterations per benchmark and a 1-epoch training job (CI: keeps the harness honest)
           --out DIR     where results go (default: BenchmarkDotNet.Artifacts)
-          --only LIST   comma-separated subset of softmax, xent, matmul, step, e2e, bandwidth (default: all)
+          --only LIST   comma-separated subset of softmax, xent, matmul, relu, step, lxent, e2e, bandwidth (default: all)
           --epochs N    epochs of the end-to-end job (default: 10; 1 with --quick)
           --data DIR    Fashion-MNIST folder (default: as `sharpmax train` finds it, e.g. /usr/share/datasets/fashion-mnist)
           -h, --help    this text

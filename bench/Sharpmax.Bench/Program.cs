@@ -43,11 +43,13 @@ public static class Program
                 endToEnd = EndToEnd.Run(options.DataDirectory, options.Epochs);
 
             var bandwidthFailures = options.Families.Contains("bandwidth") ? BandwidthFamily.Run(options) : [];
+            var (linearXent, linearXentFailures) = options.Families.Contains("lxent") ? LinearXentFamily.Run(options) : (null, []);
             var summaries = RunBenchmarks(options);
             var times = SummaryReport.Times(summaries);
             var failures = Failures(summaries, times, endToEnd);
             failures.AddRange(bandwidthFailures);
-            string path = SummaryReport.Write(options, loadAtStart, times, endToEnd, failures);
+            failures.AddRange(linearXentFailures);
+            string path = SummaryReport.Write(options, loadAtStart, times, endToEnd, linearXent, failures);
             Console.WriteLine();
             Console.WriteLine(File.ReadAllText(path));
             Console.WriteLine($"sharpmax-bench: wrote {Path.GetFullPath(path)}; BenchmarkDotNet's CSV and Markdown reports are in {Path.GetFullPath(Path.Combine(options.OutputDirectory, "results"))}");

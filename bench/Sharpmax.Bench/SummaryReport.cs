@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using BenchmarkDotNet.Reports;
+using Sharpmax.Bench.LinearXent;
 using Sharpmax.Ops;
 
 namespace Sharpmax.Bench;
@@ -46,7 +47,7 @@ internal static class SummaryReport
     }
 
     public static string Write(BenchOptions options, string loadAtStart, IReadOnlyList<CaseTime> times,
-        IReadOnlyList<EndToEndResult>? endToEnd, IReadOnlyList<string> failures)
+        IReadOnlyList<EndToEndResult>? endToEnd, IReadOnlyList<LinearXentResult>? linearXent, IReadOnlyList<string> failures)
     {
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -67,9 +68,10 @@ internal static class SummaryReport
         MatmulTable(md, times);
         LinearReluTable(md, times);
         StepTable(md, times, options.Epochs);
+        LinearXentReport.Section(md, linearXent);
         if (endToEnd is not null)
             EndToEndTable(md, endToEnd, options.Epochs);
-        Goals(md, times, endToEnd, options.Epochs);
+        Goals(md, times, endToEnd, linearXent, options.Epochs);
         if (failures.Count > 0)
         {
             md.AppendLine("## Failures").AppendLine();
@@ -238,7 +240,8 @@ internal static class SummaryReport
         md.AppendLine();
     }
 
-    private static void Goals(StringBuilder md, IReadOnlyList<CaseTime> times, IReadOnlyList<EndToEndResult>? endToEnd, int epochs)
+    private static void Goals(StringBuilder md, IReadOnlyList<CaseTime> times, IReadOnlyList<EndToEndResult>? endToEnd,
+        IReadOnlyList<LinearXentResult>? linearXent, int epochs)
     {
         md.AppendLine("## Goals").AppendLine();
         var inv = CultureInfo.InvariantCulture;
@@ -274,6 +277,7 @@ internal static class SummaryReport
         }
         if (Find(times, typeof(StepBenchmarks), "SgdBias", DeviceKind.Cpu, "trainer step") is { } launchNs)
             md.AppendLine(inv, $"- A launch of a tiny kernel on the CPU device (SGD on 10 floats, launch and synchronize) ≤ 2 µs: measured {Time(launchNs)}: **{(launchNs <= 2000 ? "met" : "missed")}**.");
+        LinearXentReport.Goals(md, linearXent);
 
         var gpu = times.Where(t => t.Device == DeviceKind.Cuda && t.Method == "Fused" && t.Shape is RowShape { C: >= 4096 } && t.Nanoseconds is not null).ToList();
         if (gpu.Count > 0 && BenchDevices.PeakGigabytesPerSecond(DeviceKind.Cuda) is { } peak)
