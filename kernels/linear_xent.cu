@@ -56,9 +56,13 @@
 #define LX_SIMD_ROWS 48        // _simd: rows per tile of the forward and dH passes (8 register blocks of 6)
 #define LX_SIMD_WEIGHT_ROWS 192  // _simd: rows per tile of the dW pass (longer sums per register block)
 #define LX_PAD16(k) (((k) + 15) / 16 * 16)
+// _simd: the row stride of the packed tiles of K values (Wᵀ's and H's), K padded to 16 floats and then to an odd
+// count of cache lines: a product walking down 4 KiB-apart rows (K = 1024) read them all through one set of the
+// L1 cache, and the dH pass ran at less than half the dW pass's rate.
+#define LX_ROW_FLOATS(k) (LX_PAD16(k) / 16 % 2 == 0 ? LX_PAD16(k) + 16 : LX_PAD16(k))
 // Per block: W's tile both ways (K × 64 and 64 × Kp), the bias tile, H's tile (dW of layout 1) and the tile.
 #define LX_SIMD_WORKSPACE_FLOATS(K) \
-    (2LL * LX_CLASSES * LX_PAD16(K) + LX_CLASSES + (long long)LX_SIMD_WEIGHT_ROWS * (LX_PAD16(K) + LX_CLASSES))
+    (2LL * LX_CLASSES * LX_ROW_FLOATS(K) + LX_CLASSES + (long long)LX_SIMD_WEIGHT_ROWS * (LX_ROW_FLOATS(K) + LX_CLASSES))
 
 namespace {
 
@@ -451,7 +455,7 @@ struct SimdTeam {
     __device__ __forceinline__ int size() const { return 1; }
     __device__ __forceinline__ void sync() const {}
 
-    __device__ __forceinline__ SimdTeam(float* workspace, int K) : Kp(LX_PAD16(K)), db_acc() {
+    __device__ __forceinline__ SimdTeam(float* workspace, int K) : Kp(LX_ROW_FLOATS(K)), db_acc() {
         float* ws = workspace + static_cast<long long>(blockIdx.x) * LX_SIMD_WORKSPACE_FLOATS(K);
         wk = ws;
         wt = wk + static_cast<long long>(LX_CLASSES) * Kp;

@@ -32,7 +32,8 @@ enum { N = 37, K = 33, C = 130 };
 /* kernels/linear_xent.cu's tiles and LX_SIMD_WORKSPACE_FLOATS(K): floats of workspace per _simd block. */
 #define CLASS_TILE 64
 #define PAD16(k) (((k) + 15) / 16 * 16)
-#define SIMD_WORKSPACE_FLOATS(k) (2LL * CLASS_TILE * PAD16(k) + CLASS_TILE + 192LL * (PAD16(k) + CLASS_TILE))
+#define ROW_FLOATS(k) (PAD16(k) / 16 % 2 == 0 ? PAD16(k) + 16 : PAD16(k)) /* an odd count of 64-byte lines */
+#define SIMD_WORKSPACE_FLOATS(k) (2LL * CLASS_TILE * ROW_FLOATS(k) + CLASS_TILE + 192LL * (ROW_FLOATS(k) + CLASS_TILE))
 
 #define CHECK(call) check((call), #call, __LINE__)
 

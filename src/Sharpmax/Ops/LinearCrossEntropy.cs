@@ -85,7 +85,10 @@ public sealed class LinearCrossEntropy : IDisposable
     /// <returns>The count of floats.</returns>
     public static long SimdWorkspaceFloats(int k)
     {
+        // LX_ROW_FLOATS: K padded to 16 floats, then to an odd count of 64-byte lines (no 4 KiB-apart rows).
         long kp = (k + 15L) / 16 * 16;
+        if (kp / 16 % 2 == 0)
+            kp += 16;
         return 2L * ClassTile * kp + ClassTile + SimdWeightRowTile * (kp + ClassTile);
     }
 
