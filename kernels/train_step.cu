@@ -23,7 +23,8 @@
 //     of Sgd.Step; dW and db are written too.
 //     *correct += #{ i : argmax_c logits[i,c] == labels[i] } (argmax.cuh, as accuracy_forward_f32 counts), when
 //     correct is not null: an integer sum, the same in any order.
-// grad may be null (not written); logits and loss are always written (the loss reduction reads them). Every sum has a fixed order given by the parts (no float atomics, not the worker count), so the
+// grad may be null (not written); logits and loss are always written (the loss reduction reads them). Every sum
+// has a fixed order given by the parts (no float atomics, not the worker count), so the
 // results are bitwise the same run to run.
 //
 // Variants of xent_step_u8:
@@ -168,32 +169,26 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
     // threads write one cache line (but at a run's edge).
     const long long run = (count + threads - 1) / threads;
     const long long first = t * run, last = min(count, (t + 1) * run);
-#if defined(__CUDACC__)
-    for (long long e = first; e < last; ++e) {
-        float sum = 0.0f;
-        for (int p = 0; p < parts; ++p) sum += part_dw[p * count + e];
-#else
     // The host sums a chunk of elements part by part (each element's sum still p = 0, 1, … from +0), so the adds
-    // run as vectors instead of one chain of scalar adds per element.
+    // run as vectors, not as one chain of scalar adds per element; a GPU thread has one element or a few.
+#if defined(__CUDACC__)
+    constexpr int kChunk = 1;
+#else
     constexpr int kChunk = 256;
+#endif
     for (long long e0 = first; e0 < last; e0 += kChunk) {
         const int len = static_cast<int>(min(static_cast<long long>(kChunk), last - e0));
         float sums[kChunk];
         for (int j = 0; j < len; ++j) sums[j] = 0.0f;
-        for (int p = 0; p < parts; ++p) {
-            const float* part_p = part_dw + p * count + e0;
-            for (int j = 0; j < len; ++j) sums[j] += part_p[j];
+        for (int p = 0; p < parts; ++p)
+            for (int j = 0; j < len; ++j) sums[j] += part_dw[p * count + e0 + j];
+        for (int j = 0; j < len; ++j) {
+            const long long e = e0 + j;
+            const float g = sums[j] * scale;
+            dW[e] = g;
+            W[e] -= lr * (g + weight_decay * W[e]);
         }
-        for (long long e = e0; e < e0 + len; ++e) {
-            const float sum = sums[e - e0];
-#endif
-        const float g = sum * scale;
-        dW[e] = g;
-        W[e] -= lr * (g + weight_decay * W[e]);
     }
-#if !defined(__CUDACC__)
-    }
-#endif
     const long long brun = (C + threads - 1) / threads;
     for (long long c = t * brun, end = min(static_cast<long long>(C), (t + 1) * brun); c < end; ++c) {
         float sum = 0.0f;
@@ -225,20 +220,11 @@ constexpr int STEP_PREFETCH_ROWS = 4;  // rows ahead: a row's widening is far sh
 // Eight float lanes: one ymm register on GCC/Clang hosts, a plain array elsewhere.
 #if defined(__GNUC__) || defined(__clang__)
 typedef float StepV __attribute__((vector_size(STEP_LANES * sizeof(float))));
-typedef unsigned char StepB __attribute__((vector_size(8)));
-typedef unsigned short StepS __attribute__((vector_size(16)));
-typedef int StepI __attribute__((vector_size(32)));
 __device__ __forceinline__ StepV step_zero() { return StepV{}; }
 __device__ __forceinline__ StepV step_load(const float* p) {
     StepV v;
     __builtin_memcpy(&v, p, sizeof v);
     return v;
-}
-// Bytes widen in steps (vpmovzxbw, vpmovzxwd, vcvtdq2ps; a direct conversion came out scalar, linear.cu).
-__device__ __forceinline__ StepV step_widen(const unsigned char* p) {
-    StepB v;
-    __builtin_memcpy(&v, p, sizeof v);
-    return __builtin_convertvector(__builtin_convertvector(__builtin_convertvector(v, StepS), StepI), StepV);
 }
 __device__ __forceinline__ StepV step_fma(StepV acc, StepV a, StepV x) { return acc + a * x; }
 __device__ __forceinline__ StepV step_fma(StepV acc, float a, StepV x) { return acc + a * x; }
@@ -252,11 +238,6 @@ __device__ __forceinline__ StepV step_zero() { return StepV{}; }
 __device__ __forceinline__ StepV step_load(const float* p) {
     StepV r;
     for (int l = 0; l < STEP_LANES; ++l) r.v[l] = p[l];
-    return r;
-}
-__device__ __forceinline__ StepV step_widen(const unsigned char* p) {
-    StepV r;
-    for (int l = 0; l < STEP_LANES; ++l) r.v[l] = static_cast<float>(p[l]);
     return r;
 }
 __device__ __forceinline__ StepV step_fma(StepV acc, StepV a, StepV x) {
@@ -294,9 +275,9 @@ struct StepBlock<16> {
 };
 
 // One part of the batch; wt holds Wᵀ (CT rows of K floats, zeros past C), xf room for the part's rows as floats.
-// The bytes are widened once (exactly: 0…255) for both products. The logits take a block of rows and classes at a time and
-// dW sixteen k per pass over the rows, so each load feeds several FMAs; every sum keeps the order of one row (of
-// one k) alone, so the blocking changes no bit.
+// The bytes are widened once (exactly: 0…255) for both products. The logits take a block of rows and classes at a
+// time and dW sixteen k per pass over the rows, so each load feeds several FMAs; every sum keeps the order of one
+// row (of one k) alone, so the blocking changes no bit.
 template <int CT>
 __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (*wt)[STEP_ROW_FLOATS],
                                                float (*xf)[STEP_ROW_FLOATS], const int* count) {

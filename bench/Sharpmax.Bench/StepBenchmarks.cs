@@ -64,7 +64,7 @@ public class StepBenchmarks : IDisposable
         _batches = Enumerable.Range(0, Batches).Select(i => new PixelRows(_images, N, K, _index, i * N)).ToArray();
         _w0 = w;
 
-        foreach (var (name, step) in new (string, Func<float>)[] { ("fused", Step), ("unfused", UnfusedStep) })
+        foreach (var (name, step) in new (string, Action)[] { ("fused", Step), ("unfused", () => UnfusedStep()) })
         {
             Restart();
             step();
@@ -86,26 +86,24 @@ public class StepBenchmarks : IDisposable
     /// <summary>The whole step, as the trainer runs it: the label gather, the fused step's two launches (the correct
     /// count among them) and the loss reduction into the epoch's totals on the device, nothing read back.</summary>
     [Benchmark(Baseline = true)]
-    public float Step()
+    public void Step()
     {
         var x = NextBatch();
         Gather.Forward(_labels, _index, x.Offset, _batchLabels, N);
         _fused.StepInto(x, _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
             new DeviceMatrix(_dw, K, C), _db, LearningRate, 0f, _totals, weight: N, correct: _correct);
         _device.Synchronize();
-        return 0f;
     }
 
     /// <summary>The fused step's own launches, as in <see cref="Step"/> without the gather: logits, cross-entropy,
     /// correct count, dW and db of each part, the loss reduction into the totals, the parts' sum and the update (lr
     /// 0: the same work, and the weights stay put).</summary>
     [Benchmark]
-    public float FusedStepKernels()
+    public void FusedStepKernels()
     {
         _fused.StepInto(NextBatch(), _batchLabels, new DeviceMatrix(_w, K, C), _b, new DeviceMatrix(_logits, N, C),
             new DeviceMatrix(_dw, K, C), _db, 0f, 0f, _totals, weight: N, correct: _correct);
         _device.Synchronize();
-        return 0f;
     }
 
     /// <summary>The same step as separate launches: ten launches and one read-back (the loss).</summary>
