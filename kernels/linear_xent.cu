@@ -15,13 +15,15 @@
 //                                      rest = Σ_{j≠y} exp(x_j - m) when the label holds the max, else -1)
 //   linear_xent_backward_input_f32_*   over row tiles: each class tile's logits are recomputed, turned into
 //                                      the gradient tile G (cross_entropy.cu's formula) and dH += G·Wᵀ
+//   linear_xent_forward_input_grad_f32_simd  the forward and dH in one pass, no logit recomputed (see
+//                                      lx_forward_input_grad): what the CPU device runs when dH is asked for
 //   linear_xent_backward_weight_f32_*  over class tiles: the logits of each row tile are recomputed, into G,
 //                                      and dW += Hᵀ·G, db += Σ_rows G (db may be null)
 // Each output has one owner (a row tile owns its rows of dH, a class tile its columns of dW and db), which
 // sums in a fixed order (classes, resp. rows, in sequence), so results are bitwise the same run to run and
 // whatever the grid; no float atomics. The recomputed logits are bitwise those of the forward (the same code
 // and order), so p sums to the forward's s. Cost: the backward recomputes the logits twice (5 products
-// where the unfused chain does 3).
+// where the unfused chain does 3; 4 with the _simd forward that makes dH).
 // Confident, correct rows keep their tiny loss and gradient, as in cross_entropy.cu: the label's exponential
 // is kept out of the running sum (rest), so when the label holds the max the loss is log1p(rest) and the label's
 // gradient -rest/s (xent_log_sum, the split xent_grad_terms), not lse - x_y and p_y - 1, which cancel.
@@ -38,10 +40,11 @@
 //    const int* labels, int ignore_index, float smoothing,
 //    forward:         float* loss, float* lse /*or null*/, float* stats /*3N*/, unsigned long long* status,
 //    backward_input:  const float* stats, float grad_scale, const int* valid_count, float* dH, int lddh,
+//    forward_input_grad: the forward's four, then backward_input's grad_scale, valid_count, dH, lddh,
 //    backward_weight: const float* stats, float grad_scale, const int* valid_count, float* dW, int lddw,
 //                     float* db /*or null*/ (dW may be null too: db alone),
 //    float z_loss_scale, float softcap, const float* class_weight, const float* weight_totals,
-//    forward only:    float* z_loss /*or null*/,
+//    forward, forward_input_grad: float* z_loss /*or null*/,
 //    float* workspace)
 // grad_scale, valid_count and weight_totals mean what they mean for the fused cross-entropy kernels.
 #include "xent_terms.cuh"
@@ -53,7 +56,8 @@
 #define LX_CLASSES 64          // classes per tile, both variants
 #define LX_BLOCK_ROWS 32       // _block: rows per tile
 #define LX_THREADS 256         // _block: threads per block
-#define LX_SIMD_ROWS 48        // _simd: rows per tile of the forward and dH passes (8 register blocks of 6)
+#define LX_SIMD_ROWS 96        // _simd: rows per tile of the forward and dH passes (16 register blocks of 6; 48 streamed W
+                               // from memory twice as often: the forward 20-40 % slower)
 #define LX_SIMD_WEIGHT_ROWS 192  // _simd: rows per tile of the dW pass (longer sums per register block)
 #define LX_PAD16(k) (((k) + 15) / 16 * 16)
 // _simd: the row stride of the packed tiles of K values (Wᵀ's and H's), K padded to 16 floats and then to an odd
@@ -505,18 +509,25 @@ struct SimdTeam {
 
     __device__ __forceinline__ void add_input_grad(const LxProblem& p, int r0, int rn, int c0, int cn, float* dH,
                                                    int lddh) {
-        for (int i0 = 0; i0 < rn; i0 += 6) {
-            const int nrows = min(6, rn - i0);
-            const float* a[6];
-            float* out[6];
-            for (int i = 0; i < 6; ++i) {
-                const int ii = i0 + min(i, nrows - 1);
-                a[i] = tile + ii * LX_CLASSES;
-                out[i] = dH + static_cast<long long>(r0 + ii) * lddh;
+        add_times_wt(tile, rn, cn, dH + static_cast<long long>(r0) * lddh, lddh, c0 > 0, p.K);
+    }
+
+    // out[i][0 .. K) = (accumulate ? itself : 0) + Σ_j g[i][j]·Wᵀ[j][0 .. K), j < cn in order, for i < rn (g: rows
+    // of LX_CLASSES floats). k outer: the 64 × 16 slice of Wᵀ stays in L1 while every register block of rows uses it.
+    __device__ __forceinline__ void add_times_wt(const float* g, int rn, int cn, float* out_rows, long long ld,
+                                                 bool accumulate, int K) {
+        for (int k0 = 0; k0 < K; k0 += 16)
+            for (int i0 = 0; i0 < rn; i0 += 6) {
+                const int nrows = min(6, rn - i0);
+                const float* a[6];
+                float* out[6];
+                for (int i = 0; i < 6; ++i) {
+                    const int ii = i0 + min(i, nrows - 1);
+                    a[i] = g + ii * LX_CLASSES;
+                    out[i] = out_rows + ii * ld;
+                }
+                sharpmax_lx_gemm_6x16(a, 1, wt + k0, Kp, cn, out, k0, nrows, min(16, K - k0), accumulate, nullptr);
             }
-            for (int k0 = 0; k0 < p.K; k0 += 16)
-                sharpmax_lx_gemm_6x16(a, 1, wt + k0, Kp, cn, out, k0, nrows, min(16, p.K - k0), c0 > 0, nullptr);
-        }
     }
 
     __device__ __forceinline__ void add_weight_grad(const LxProblem& p, int r0, int rn, int c0, int cn, float* dW,
@@ -562,6 +573,91 @@ struct SimdTeam {
     }
 };
 
+
+// The forward that also makes dH, in the same pass over the class tiles (_simd only: one product fewer than
+// forward + backward_input, which recomputes every logit). For a row r in use, with e_j = exp(x_j - m) against
+// the row's final max m, chain_j the softcap's 1 - tanh² (1 without), t_j the class weight (1 without) and y the label,
+// cross_entropy.cu's gradient g_j = (e_j/s·pscale - off·t_j)·scale·chain_j sums to
+//   dH_r = (pscale·scale/s)·A_r - (off·scale)·B_r + g_y·W_y,  A_r = Σ_{j≠y} e_j·chain_j·W_j,  B_r = Σ_{j≠y} t_j·chain_j·W_j
+// A is summed in dH's row against the running max and rescaled when it grows (as rest is); B, only with label
+// smoothing, in the workspace. g_y is lx_row_grad's label entry (the split -rest/s when the label holds the max).
+// A bad label anywhere: the plain forward runs (dH is not written) and the status says which.
+template <bool CAP>
+__device__ __forceinline__ void lx_forward_input_grad(SimdTeam& team, const LxProblem& p, LxRow* rows, float* loss,
+                                                      float* lse, float* stats, unsigned long long* status,
+                                                      float grad_scale, const int* valid_count, float* dH, int lddh) {
+    for (int r = 0; r < p.N; ++r)
+        if (p.labels[r] != p.ignore_index && (p.labels[r] < 0 || p.labels[r] >= p.C)) {
+            lx_forward<CAP>(team, p, rows, loss, lse, stats, status);
+            return;
+        }
+    static_assert(2 * LX_SIMD_ROWS <= LX_SIMD_WEIGHT_ROWS, "the e and t tiles share the workspace's tile");
+    const bool smooth = p.smoothing != 0.0f;
+    float* const e_tile = team.tile;                              // rows × 64: e·chain, 0 at the label
+    float* const t_tile = team.tile + LX_SIMD_ROWS * LX_CLASSES;  // rows × 64: t·chain, 0 at the label
+    float* const b_rows = team.hpack;                             // rows × Kp: B
+    float raw_label[LX_SIMD_ROWS];                                // the label's logit before the softcap
+    const int tiles = (p.N + LX_SIMD_ROWS - 1) / LX_SIMD_ROWS;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        const int r0 = tile * LX_SIMD_ROWS, rn = min(LX_SIMD_ROWS, p.N - r0);
+        float* const dh_rows = dH + static_cast<long long>(r0) * lddh;
+        for (int i = 0; i < rn; ++i) rows[i] = lx_row_start();
+        for (int c0 = 0; c0 < p.C; c0 += LX_CLASSES) {
+            const int cn = min(LX_CLASSES, p.C - c0);
+            team.prepare_classes(p, c0, cn, true);
+            team.logits(p, r0, rn, c0, cn);
+            for (int i = 0; i < rn; ++i) {
+                float* x = e_tile + i * LX_CLASSES;
+                const int label = lx_split_label(p, r0 + i);
+                float chain[LX_CLASSES];
+                if (CAP)
+                    for (int j = 0; j < cn; ++j) {
+                        if (c0 + j == label) raw_label[i] = x[j];
+                        const float th = row_tanh(x[j] / p.t.cap);
+                        chain[j] = 1.0f - th * th;
+                        x[j] = p.t.cap * th;  // xent_logit<true>
+                    }
+                const float old_m = rows[i].m;
+                lx_row_merge(rows[i], x, c0, cn, label, p.smoothing, p.t.w);
+                const float m = rows[i].m;
+                if (c0 > 0 && m > old_m) {
+                    const float rescale = row_exp(old_m - m);
+                    float* a = dh_rows + static_cast<long long>(i) * lddh;
+                    for (int k = 0; k < p.K; ++k) a[k] *= rescale;
+                }
+                float* t = t_tile + i * LX_CLASSES;
+                for (int j = 0; j < cn; ++j) {
+                    const bool other = label >= 0 && c0 + j != label;
+                    if (smooth) t[j] = other ? (CAP ? xent_class_weight(p.t.w, c0 + j) * chain[j] : xent_class_weight(p.t.w, c0 + j)) : 0.0f;
+                    x[j] = other ? (CAP ? row_exp(x[j] - m) * chain[j] : row_exp(x[j] - m)) : 0.0f;
+                }
+            }
+            team.add_times_wt(e_tile, rn, cn, dh_rows, lddh, c0 > 0, p.K);
+            if (smooth) team.add_times_wt(t_tile, rn, cn, b_rows, team.Kp, c0 > 0, p.K);
+        }
+        for (int i = 0; i < rn; ++i) {
+            const int r = r0 + i;
+            lx_row_finish(p, rows[i], r, status, loss, lse, stats);
+            float* dh = dh_rows + static_cast<long long>(i) * lddh;
+            const int label = lx_split_label(p, r);
+            if (label < 0) {
+                for (int k = 0; k < p.K; ++k) dh[k] = 0.0f;
+                continue;
+            }
+            // lx_row_grad's factors, from the stats just written
+            const float m = stats[r], s = stats[p.N + r], rest = stats[2 * p.N + r];
+            const XentGradTerms<CAP> g = xent_grad_terms<CAP>(grad_scale, valid_count, p.smoothing, p.C, label, s, m,
+                                                              rest >= 0.0f ? log1pf(rest) : logf(s), p.t,
+                                                              rest >= 0.0f ? 1.0f : 0.0f, rest);
+            const float inv = safe_reciprocal(s);
+            const float g_label = g(row_exp(rows[i].x_label - m) * inv, label, label, CAP ? raw_label[i] : rows[i].x_label);
+            const float alpha = g.pscale * inv * g.scale, beta = g.off * g.scale;
+            const float* b = b_rows + static_cast<long long>(i) * team.Kp;
+            for (int k = 0; k < p.K; ++k)
+                dh[k] = alpha * dh[k] - (smooth ? beta * b[k] : 0.0f) + g_label * p.W.at(k, label);
+        }
+    }
+}
 }  // namespace
 
 extern "C" __global__ void linear_xent_forward_f32_simd(LX_COMMON_PARAMS, float* loss, float* lse, float* stats,
@@ -572,6 +668,19 @@ extern "C" __global__ void linear_xent_forward_f32_simd(LX_COMMON_PARAMS, float*
     const LxProblem p = LX_PROBLEM(z_loss);
 #define LX_CALL_ARGS (team, p, rows, loss, lse, stats, status)
     LX_DISPATCH(lx_forward);
+#undef LX_CALL_ARGS
+}
+
+extern "C" __global__ void linear_xent_forward_input_grad_f32_simd(LX_COMMON_PARAMS, float* loss, float* lse,
+                                                                   float* stats, unsigned long long* status,
+                                                                   float grad_scale, const int* valid_count, float* dH,
+                                                                   int lddh, LX_TERM_PARAMS, float* z_loss,
+                                                                   float* workspace) {
+    LxRow rows[LX_SIMD_ROWS];
+    SimdTeam team(workspace, K);
+    const LxProblem p = LX_PROBLEM(z_loss);
+#define LX_CALL_ARGS (team, p, rows, loss, lse, stats, status, grad_scale, valid_count, dH, lddh)
+    LX_DISPATCH(lx_forward_input_grad);
 #undef LX_CALL_ARGS
 }
 
@@ -602,6 +711,7 @@ SHARPMAX_EXPORT(linear_xent_forward_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(linear_xent_backward_input_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(linear_xent_backward_weight_f32_block, SHARPMAX_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_xent_forward_f32_simd, SHARPMAX_NO_SYNC)
+SHARPMAX_EXPORT_HOST_ONLY(linear_xent_forward_input_grad_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_xent_backward_input_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_EXPORT_HOST_ONLY(linear_xent_backward_weight_f32_simd, SHARPMAX_NO_SYNC)
 SHARPMAX_STATIC_SHARED(linear_xent_forward_f32_block, sizeof(float) * LX_BLOCK_ROWS * LX_CLASSES + sizeof(LxRow) * LX_BLOCK_ROWS)

@@ -43,7 +43,7 @@ public sealed class LinearCrossEntropy : IDisposable
 {
     // kernels/linear_xent.cu's tile shapes.
     private const int ClassTile = 64, BlockRowTile = 32, BlockThreads = 256;
-    private const int SimdRowTile = 48, SimdWeightRowTile = 192;
+    private const int SimdRowTile = 96, SimdWeightRowTile = 192;
 
     private readonly CrossEntropyCore _core;
     private readonly string _suffix;
@@ -116,8 +116,9 @@ public sealed class LinearCrossEntropy : IDisposable
     }
 
     /// <summary>The loss and the gradients of the reduced loss × <paramref name="gradScale"/> that are asked for
-    /// (each of dH, dW, db may be null): one forward pass, then one pass per gradient kind. A bad label throws
-    /// after the forward, before any gradient is written.</summary>
+    /// (each of dH, dW, db may be null): one forward pass, then one pass per gradient kind (on the CPU device the
+    /// forward makes dH itself, recomputing no logit: 4 N·K·C products for all three gradients instead of 5). A bad
+    /// label throws after the forward, before any gradient is written.</summary>
     /// <param name="hidden">H, N×K, any row stride.</param>
     /// <param name="weight">W in <paramref name="layout"/>, any row stride.</param>
     /// <param name="layout">How <paramref name="weight"/> is stored (dW is stored the same way).</param>
@@ -141,13 +142,16 @@ public sealed class LinearCrossEntropy : IDisposable
     {
         var shape = Check(hidden, weight, layout, bias, labels, rowLoss, logSumExp, rowZLoss);
         CheckGradients(shape, hidden, weight, bias, labels, dHidden, dWeight, dBias, rowLoss, logSumExp, rowZLoss);
-        float loss = shape.N == 0 ? 0f : RunForward(hidden, weight, layout, bias, labels, shape, rowLoss, logSumExp, rowZLoss);
         if (dHidden is null && dWeight is null && dBias is null)
-            return loss;
+            return shape.N == 0 ? 0f : RunForward(hidden, weight, layout, bias, labels, shape, rowLoss, logSumExp, rowZLoss);
         var count = _core.Options.ClassWeights is not null ? KernelArg.FromUInt64(0) : _core.CountForGradient(labels, shape.N, shape.C);
+        // _simd: the forward makes dH in the same pass (one product fewer than a separate dH pass)
+        bool inputGradInForward = Kernels == LinearCrossEntropyVariant.Simd && dHidden is not null;
+        float loss = shape.N == 0 ? 0f : RunForward(hidden, weight, layout, bias, labels, shape, rowLoss, logSumExp, rowZLoss,
+            inputGradInForward ? (dHidden!.Value, gradScale, count) : null);
         var none = KernelArg.FromUInt64(0);
         var o = _core.Options;
-        if (dHidden is { } dh && shape.N > 0)
+        if (dHidden is { } dh && shape.N > 0 && !inputGradInForward)
         {
             var (grid, block) = Launch(RowTiles(shape.N));
             Device.Launch(Device.Kernel("linear_xent_backward_input_f32" + _suffix), grid, block, 0,
@@ -229,8 +233,11 @@ public sealed class LinearCrossEntropy : IDisposable
         _ = labels;
     }
 
+    // inputGrad: also dH (× gradScale, mean by count) in the same pass, the _simd kernels only; a bad label leaves
+    // dH unwritten (the kernel checks every label first) and throws here.
     private float RunForward(DeviceMatrix hidden, DeviceMatrix weight, WeightLayout layout, DeviceBuffer<float>? bias,
-        DeviceBuffer<int> labels, Shape shape, DeviceBuffer<float>? rowLoss, DeviceBuffer<float>? logSumExp, DeviceBuffer<float>? rowZLoss)
+        DeviceBuffer<int> labels, Shape shape, DeviceBuffer<float>? rowLoss, DeviceBuffer<float>? logSumExp, DeviceBuffer<float>? rowZLoss,
+        (DeviceMatrix DHidden, float GradScale, KernelArg Count)? inputGrad = null)
     {
         var o = _core.Options;
         var none = KernelArg.FromUInt64(0);
@@ -238,11 +245,21 @@ public sealed class LinearCrossEntropy : IDisposable
         var stats = Stats(shape.N);
         _core.ComputeWeightTotals(labels, shape.N, shape.C);
         var (grid, block) = Launch(RowTiles(shape.N));
-        Device.Launch(Device.Kernel("linear_xent_forward_f32" + _suffix), grid, block, 0,
+        var common = new KernelArg[]
+        {
             hidden.Buffer, shape.N, shape.K, hidden.Stride, weight.Buffer, (int)layout, weight.Stride, shape.C, Pointer(bias),
             labels, o.IgnoreIndex, o.LabelSmoothing, loss, logSumExp is null ? none : logSumExp, stats, _core.Status,
+        };
+        var terms = new KernelArg[]
+        {
             o.ZLossScale, o.Softcap ?? 0f, Pointer(o.ClassWeights), _core.WeightTotals, rowZLoss is null ? none : rowZLoss,
-            Workspace(grid, shape.K));
+            Workspace(grid, shape.K),
+        };
+        if (inputGrad is { } g)
+            Device.Launch(Device.Kernel("linear_xent_forward_input_grad_f32" + _suffix), grid, block, 0,
+                [.. common, g.GradScale, g.Count, g.DHidden.Buffer, g.DHidden.Stride, .. terms]);
+        else
+            Device.Launch(Device.Kernel("linear_xent_forward_f32" + _suffix), grid, block, 0, [.. common, .. terms]);
         return _core.ReduceAndCheck(loss, labels, shape.N, shape.C);
     }
 

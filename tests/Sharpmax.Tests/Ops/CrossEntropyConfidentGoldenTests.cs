@@ -75,8 +75,10 @@ public sealed class CrossEntropyConfidentGoldenTests(DeviceKind kind) : DeviceTe
             rowLoss: rowLoss);
         float loss = rowLoss.ToArray()[0];
         var dH = dh.ToArray();
-        Assert.That(db.ToArray(), Is.EqualTo(dH), "db of one row is that row's gradient, as dH is");
-        AssertWithinUlps(loss, dH, g, FloatVariantMaxUlps, $"{Kind} linear {variant} {layout} {name}");
+        // db is the recomputed gradient tile; dH on the CPU device comes from the forward (Σ e·W scaled at the end),
+        // so the two are held to the bound each, not to each other's bits.
+        AssertWithinUlps(loss, db.ToArray(), g, FloatVariantMaxUlps, $"{Kind} linear {variant} {layout} {name}, db");
+        AssertWithinUlps(loss, dH, g, FloatVariantMaxUlps, $"{Kind} linear {variant} {layout} {name}, dH");
     }
 
     /// <summary>The row loss and every gradient entry within <paramref name="bound"/> ulps of the golden truth (FLT_MIN

@@ -113,15 +113,20 @@ public sealed class LinearCrossEntropyTests(DeviceKind kind) : DeviceTestBase(ki
         using var w = Device.Upload<float>(p.W);
         using var y = Device.Upload<int>(p.Labels);
         using var dw = Device.Upload<float>(Enumerable.Repeat(42f, 7 * 5).ToArray());
+        using var dh = Device.Upload<float>(Enumerable.Repeat(43f, 9 * 5).ToArray());
         using var op = new LinearCrossEntropy(Device);
+        // dH too: on the CPU device the forward itself makes dH, and must not start before every label is known good.
         var e = Assert.Throws<ArgumentOutOfRangeException>(() =>
-            op.ForwardBackward(new(h, 9, 5), new(w, 7, 5), WeightLayout.ClassesByInputs, null, y, null, new(dw, 7, 5), null))!;
+            op.ForwardBackward(new(h, 9, 5), new(w, 7, 5), WeightLayout.ClassesByInputs, null, y, new(dh, 9, 5), new(dw, 7, 5), null))!;
         Assert.That(e.Message, Does.Contain("row 4").And.Contain("7"));
         Assert.That(dw.ToArray(), Is.All.EqualTo(42f), "dW untouched");
+        Assert.That(dh.ToArray(), Is.All.EqualTo(43f), "dH untouched");
         p.Labels[4] = 6;
         y.CopyFrom(p.Labels);
-        float loss = op.ForwardBackward(new(h, 9, 5), new(w, 7, 5), WeightLayout.ClassesByInputs, null, y, null, new(dw, 7, 5), null);
-        AssertClose.Scalar(loss, Reference(p, new CrossEntropyTerms(), 1.0).Loss, 1e-5, 1e-5, "the call after the error");
+        float loss = op.ForwardBackward(new(h, 9, 5), new(w, 7, 5), WeightLayout.ClassesByInputs, null, y, new(dh, 9, 5), new(dw, 7, 5), null);
+        var want = Reference(p, new CrossEntropyTerms(), 1.0);
+        AssertClose.Scalar(loss, want.Loss, 1e-5, 1e-5, "the call after the error");
+        Assert.That(dh.ToArray().Zip(want.DH, (g, r) => Math.Abs(g - r)).Max(), Is.LessThan(1e-5), "dH of the call after the error");
     }
 
     [Test]
@@ -144,6 +149,30 @@ public sealed class LinearCrossEntropyTests(DeviceKind kind) : DeviceTestBase(ki
         Assert.That(got.RowLoss[2], Is.EqualTo(0f));
         Assert.That(got.DH.Skip(2 * 8).Take(16), Is.All.EqualTo(0f), "ignored rows' dH");
         AssertWithinBounds(got, want, p, "extreme logits");
+    }
+
+    [TestCase(0.5f, "plain")]
+    [TestCase(0.5f, "all")]
+    [TestCase(3f, "plain")]
+    [TestCase(3f, "weights_smooth")]
+    public void A_row_max_that_grows_with_every_class_tile_keeps_dH_right(float step, string setting)
+    {
+        // Logits rising with the class index (bias c·step): each 64-class tile raises the row max, by 32 and by 192,
+        // so the CPU device's forward rescales its running Σ e·W at every tile, by factors down to exp(-192) = 0
+        // ("all" caps the logits at 5: small rises, the softcap's chain factor in the sums).
+        const int n = 13, k = 17, c = 300;
+        var (options, terms, weights) = Setting(setting, c);
+        using var weightBuffer = weights is null ? null : Device.Upload<float>(weights);
+        options = options with { ClassWeights = weightBuffer };
+        var p = Problem.Make(seed: 77, n, k, c, WeightLayout.InputsByClasses, withBias: true);
+        for (int j = 0; j < c; j++)
+            p.B[j] = j * step;
+        for (int r = 0; r < n; r++)
+            p.Labels[r] = r % 3 == 0 ? c - 1 : (r * 37) % c;  // some labels hold the max, most do not
+        using var op = new LinearCrossEntropy(Device, options);
+        var got = Run(op, p, 1f);
+        var want = Reference(p, terms with { Weights = weights?.Select(v => (double)v).ToArray() }, 1.0);
+        AssertWithinBounds(got, want, p, $"rising logits, step {step}, {setting}");
     }
 
     [Test]
