@@ -130,14 +130,23 @@ internal sealed class FusedPath(Device device) : IDisposable
     {
         var forward = LinearXentStage.Time("linear_xent: forward (logits by tiles, online log-sum-exp)", 1, io.Device,
             () => _op.Forward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses, io.B, io.Labels));
-        var input = LinearXentStage.Time("", 2, io.Device, () => _op.ForwardBackward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses,
+        // On the CPU device the forward makes dH itself (one more product, no logit recomputed); the GPU's kernels
+        // recompute the logits in a dH pass of their own.
+        bool dhInForward = _op.Kernels == LinearCrossEntropyVariant.Simd;
+        var input = LinearXentStage.Time("", dhInForward ? 1 : 2, io.Device, () => _op.ForwardBackward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses,
             io.B, io.Labels, io.DHMatrix, null, null));
         var weight = LinearXentStage.Time("", 2, io.Device, () => _op.ForwardBackward(io.HMatrix, io.WMatrix, WeightLayout.InputsByClasses,
             io.B, io.Labels, null, io.DWMatrix, io.DB));
         return
         [
             forward,
-            input with { Name = "linear_xent: dH pass (logits again, then G·Wᵀ; forward+dH minus the forward)", Seconds = input.Seconds - forward.Seconds },
+            input with
+            {
+                Name = dhInForward
+                    ? "linear_xent: dH in the forward (Σ e·Wᵀ beside the logits; forward+dH minus the forward)"
+                    : "linear_xent: dH pass (logits again, then G·Wᵀ; forward+dH minus the forward)",
+                Seconds = input.Seconds - forward.Seconds,
+            },
             weight with { Name = "linear_xent: dW and db pass (logits again, then Hᵀ·G; forward+dW minus the forward)", Seconds = weight.Seconds - forward.Seconds },
         ];
     }

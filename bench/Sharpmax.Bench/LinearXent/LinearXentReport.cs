@@ -23,7 +23,7 @@ internal static class LinearXentReport
         foreach (var r in results)
             md.AppendLine(inv,
                 $"| {r.Device} | {r.Shape} | `linear_xent_*{r.FusedKernels}` | {r.UnfusedSeconds:F4} | {r.FusedSeconds:F4} | {r.TimeRatio:F3} | {LinearXentBench.Mib(r.UnfusedPeakBytes):F1} | {LinearXentBench.Mib(r.FusedPeakBytes):F2} | {r.MemoryRatio * 100:F2} % | {(r.Deterministic ? "yes" : "**no**")} ({r.FusedRuns} runs bit for bit) | {r.Agreement} |");
-        md.AppendLine().AppendLine(inv, $"Median of {results[0].TimedRuns} timed run(s) of each path; linear_xent does 5 products of N·K·C (the forward, and the logits again in each backward pass beside its own product) where the unfused chain does 3: at equal rates its time would be 5/3 = 1.67× the chain's products'. Where the time goes, one more run of each, stage by stage (left out when the timing budget cut the timed runs to one):").AppendLine();
+        md.AppendLine().AppendLine(inv, $"Median of {results[0].TimedRuns} timed run(s) of each path; linear_xent does 4 products of N·K·C on the CPU device (the logits and dH's Σ e·Wᵀ in its forward, then the logits again beside dW's product) and 5 on a GPU (a dH pass of its own recomputes the logits) where the unfused chain does 3: at equal rates its time would be 4/3 = 1.33× (5/3 = 1.67×) the chain's products'. Where the time goes, one more run of each, stage by stage (left out when the timing budget cut the timed runs to one):").AppendLine();
         md.AppendLine("| Device | stage | products | seconds | share of its path | GFLOP/s of its products |");
         md.AppendLine("|---|---|--:|--:|--:|--:|");
         foreach (var r in results)
