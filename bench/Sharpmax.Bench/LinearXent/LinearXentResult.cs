@@ -9,7 +9,15 @@ public sealed record LinearXentShape(int N, int K, int C)
     /// <summary>The CI shape: a few milliseconds a call, small enough for a float64 reference.</summary>
     public static readonly LinearXentShape Quick = new(256, 128, 4096);
 
+    /// <summary>A language model's head (Llama-3-class hidden size, a 128K vocabulary): on a GPU only, beside
+    /// <see cref="Goal"/> (the unfused chain's two N×C buffers are 4 GiB each; the CPU device would take hours).</summary>
+    public static readonly LinearXentShape LanguageModelHead = new(8192, 4096, 131072);
+
     public static LinearXentShape For(bool quick) => quick ? Quick : Goal;
+
+    /// <summary>The shapes a full run measures on a device of this kind.</summary>
+    public static IReadOnlyList<LinearXentShape> Measured(bool quick, bool gpu) =>
+        quick ? [Quick] : gpu ? [Goal, LanguageModelHead] : [Goal];
 
     /// <summary>Bytes of one float N×C matrix (the unfused chain's logits, and again its gradient).</summary>
     public long MatrixBytes => (long)N * C * sizeof(float);
