@@ -359,6 +359,71 @@ __device__ __forceinline__ float block_sum(float v, float* scratch) {
     return warp_sum(lane < warps ? scratch[lane] : 0.0f);
 }
 
+// ---- compensated float sums: the value is hi + lo -----------------------------
+//
+// The cross-entropy GPU variants' sums (cross_entropy.cu): each addition's rounding error is kept in lo (Knuth's
+// TwoSum, no branch), so that a float sum of n terms is within ~n·2^-24·|lo| + the final rounding of its exact
+// value rather than n·2^-24 of it; the work per term stays float. The lanes' and warps' pairs are combined in the
+// same fixed trees as warp_sum/block_sum; TwoSum's error is exact, so a + b and b + a give the same bits.
+
+struct RowSum2 {
+    float hi, lo;
+};
+
+__device__ __forceinline__ void sum2_add(RowSum2& s, float v) {
+    float t = s.hi + v;
+    float v_part = t - s.hi;
+    s.lo += (s.hi - (t - v_part)) + (v - v_part);
+    s.hi = t;
+}
+
+// s += x - m with the rounding error of x - m (TwoSum, as row_exp_sub) added to lo as well.
+__device__ __forceinline__ void sum2_add_sub(RowSum2& s, float x, float m) {
+    float d = x - m;
+    float m_part = d - x;
+    float x_part = d - m_part;
+    s.lo += (x - x_part) + (-m - m_part);
+    sum2_add(s, d);
+}
+
+__device__ __forceinline__ RowSum2 sum2_combine(RowSum2 a, RowSum2 b) {
+    RowSum2 s{a.hi, a.lo + b.lo};
+    sum2_add(s, b.hi);
+    return s;
+}
+
+// hi + lo in double; an infinite or NaN hi is the sum (lo is NaN once hi has passed ±inf).
+__device__ __forceinline__ double sum2_value(RowSum2 s) {
+    return s.hi - s.hi == 0.0f ? static_cast<double>(s.hi) + static_cast<double>(s.lo) : static_cast<double>(s.hi);
+}
+
+// A double as a float pair (hi its rounding, lo the rest rounded): what sum2_combine takes.
+__device__ __forceinline__ RowSum2 sum2_from(double v) {
+    float hi = static_cast<float>(v);
+    return {hi, hi - hi == 0.0f ? static_cast<float>(v - hi) : 0.0f};
+}
+
+__device__ __forceinline__ RowSum2 warp_sum2(RowSum2 s) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        RowSum2 other{__shfl_xor_sync(0xffffffffu, s.hi, offset), __shfl_xor_sync(0xffffffffu, s.lo, offset)};
+        s = sum2_combine(s, other);
+    }
+    return s;
+}
+
+// Every thread of the block gets the result; scratch holds 64 floats (see block_sum).
+__device__ __forceinline__ RowSum2 block_sum2(RowSum2 s, float* scratch) {
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    s = warp_sum2(s);
+    __syncthreads();
+    if (lane == 0) {
+        scratch[warp] = s.hi;
+        scratch[32 + warp] = s.lo;
+    }
+    __syncthreads();
+    return warp_sum2(lane < warps ? RowSum2{scratch[lane], scratch[32 + lane]} : RowSum2{0.0f, 0.0f});
+}
+
 // ---- online softmax: (m, d) = (running max, Σ exp(x - m)) ---------------------
 
 struct OnlineMaxSum {
