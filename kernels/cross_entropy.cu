@@ -220,7 +220,7 @@ __device__ __forceinline__ XentRowF64 xent_row_finish(const float* __restrict__ 
                                                       const XentTerms& t) {
     double rest = sum2_value(rest2);
     float x_label = used ? xent_logit<CAP>(xr[label], t.cap) : 0.0f;
-    double e_label = used ? row_exp_sub_f64(x_label, m) : 0.0;
+    double e_label = used ? row_exp_sub_poly_f64(x_label, m) : 0.0;
     double s = rest + e_label, log_s = xent_log_sum_double(rest, e_label);
     if (leader) {
         if (lse) lse[r] = static_cast<float>(m + log_s);
@@ -287,7 +287,7 @@ __device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
     int skip = used ? label : -1;  // the label's term is summed apart (xent_log_sum)
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
-        v[i] = row_exp_sub(v[i], m);
+        v[i] = row_exp_sub_poly(v[i], m);
         sum2_add(rest, lane + 32 * i == skip ? 0.0f : v[i]);
     }
     rest = warp_sum2(rest);
@@ -353,7 +353,7 @@ __device__ __forceinline__ void xent_block(XENT_IMPL_PARAMS, float* row, float* 
             else
                 sum2_add_sub(shifted, v, m);
         }
-        float e = row_exp_sub(v, m);
+        float e = row_exp_sub_poly(v, m);
         row[c] = e;
         sum2_add(rest, c == skip ? 0.0f : e);
     }
@@ -385,7 +385,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
 // One thread's share of the row, streamed once: its running max m, d = Σexp(x - m) (compensated) and
 // Σ w·(x - m) over the count entries seen so far, whose weights sum to seen
 // (w = 1 and seen = count without class weights). When the max moves, d is rescaled in double by
-// exp(old - new) (row_exp_sub_f64: rare, and no float rounding of the product piles up), and the
+// exp(old - new) (row_exp_sub_poly_f64: rare, and no float rounding of the product piles up), and the
 // earlier shifts move by seen·(old - new): a term of the sign of the sum and
 // no larger than it, so nothing cancels. (Σx - C·max would: with |x| ~ 1e4 the
 // float Σx has already lost the digits of x - max that the loss needs.)
@@ -394,11 +394,11 @@ __device__ __forceinline__ void xent_online_add(float& m, RowSum2& d, RowSum2& s
                                                 float x, float w, bool skip) {
     if (x > m) {
         if (count > 0) sum2_add(shifted_sum, seen * (m - x));
-        d = sum2_from(sum2_value(d) * row_exp_sub_f64(m, x));
+        d = sum2_from(sum2_value(d) * row_exp_sub_poly_f64(m, x));
         sum2_add(d, skip ? 0.0f : 1.0f);
         m = x;
     } else {
-        sum2_add(d, skip ? 0.0f : row_exp_sub(x, m));
+        sum2_add(d, skip ? 0.0f : row_exp_sub_poly(x, m));
         sum2_add(shifted_sum, w * (x - m));
     }
 }
@@ -426,7 +426,7 @@ __device__ __forceinline__ void xent_online(XENT_IMPL_PARAMS, float* scratch) {
     // The row max, then each thread's sum rescaled to it once (in double, as above) and a fixed compensated tree:
     // a (max, sum) tree (block_online) would round every rescaled partial at each of its levels.
     float m = block_max(thread_m, scratch);
-    RowSum2 rest = block_sum2(sum2_from(sum2_value(d) * row_exp_sub_f64(thread_m, m)), scratch);
+    RowSum2 rest = block_sum2(sum2_from(sum2_value(d) * row_exp_sub_poly_f64(thread_m, m)), scratch);
     if (smoothing != 0.0f) {
         // Rebase each thread's sum on the row max (same argument as above), then a fixed tree.
         float rebase = t.w ? seen : static_cast<float>(count);
@@ -442,7 +442,7 @@ __device__ __forceinline__ void xent_online(XENT_IMPL_PARAMS, float* scratch) {
     XentGradEntry g = xent_row_grad(rw, grad_scale, valid_count, smoothing, C, label, used, t);
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float xc = xr[c];
-        float e = row_exp_sub(xent_logit<CAP>(xc, t.cap), m);
+        float e = row_exp_sub_poly(xent_logit<CAP>(xc, t.cap), m);
         float d_c = g.g.w ? g.template at<true>(e, c) : g.template at<false>(e, c);
         gr[c] = used ? xent_cap_chain<CAP>(d_c, xc, t.cap) : 0.0f;
     }
