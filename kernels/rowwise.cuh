@@ -9,6 +9,9 @@
 //   warp_* block_* fixed-tree reductions (shuffles, then shared memory): the
 //                  same inputs give bitwise the same result on every run.
 //   online_*       the (max, sum of exp) pair of Milakov & Gimelshein 2018.
+//   sum2_* RowSum2 compensated float sums (hi + lo, TwoSum) and their fixed trees,
+//                  for the cross-entropy GPU variants; row_exp_sub_poly: the host's
+//                  exp polynomial on a GPU as well.
 //
 // max2 skips a NaN (x > NaN and NaN > x are both false), but every row loop then
 // adds exp(NaN - max) into the row's sum, so a NaN entry still makes every output
