@@ -38,6 +38,9 @@
 //    const float* weight_totals /*2, with class_weight*/, float* z_loss /*N or null*/)
 // The last five are the optional terms (z-loss, logit softcapping, class weights; see XentTerms below);
 // 0, 0, null, null, null gives bitwise the results without them.
+// Accuracy: every fused variant's loss and gradient within 2 ulp of the float64 truth. _row sums in double; the
+// GPU variants in compensated float (RowSum2) with the host's exp polynomial on a GPU too (row_exp_sub_poly); all
+// form the row's scalars in double and round each output once ("the GPU variants' row scalars" below).
 // Launch shapes and the dispatch rule are softmax.cu's.
 // Shared by both paths, one block each, fixed summation order (no float atomics):
 //   xent_count_valid_i32    *count = number of rows with a label in [0, C) other than ignore_index
@@ -198,6 +201,58 @@ extern "C" __global__ ROW_SIMD_CLONES void SHARPMAX_MAX_THREADS(1024) xent_fused
     XENT_DISPATCH(xent_row);
 }
 
+// ---- the GPU variants' row scalars --------------------------------------------
+//
+// _warp*, _block and _online sum in float, compensated (RowSum2: each thread's terms, then the lanes' and warps'
+// pairs in a fixed tree), and form the row's scalars in double as the _row kernel does (xent_row_loss_f64,
+// xent_grad_f64): the loss, the lse and the gradient's factor k = pscale·scale/s are each rounded once, and each
+// gradient entry is e_c·k - off_c·scale with one rounding (XentGradEntry), so that it carries the error of its
+// exp and one rounding (docs/softmax-and-cross-entropy.md, "Accuracy").
+
+// The row's split sum and lse in double: rest = Σ_{j≠y} exp(x_j - m), e_label = exp(x_y - m) (0 for an ignored row).
+struct XentRowF64 {
+    double rest, e_label, s, lse;
+};
+
+// Once a row's max m, its compensated rest and, with smoothing, Σ_j w_j·(x'_j - m) are known: the leader writes the
+// lse (when asked) and the loss with every term, or the ignored row's zeros.
+template <bool CAP>
+__device__ __forceinline__ XentRowF64 xent_row_finish(const float* __restrict__ xr, int r, int C, int label, bool used,
+                                                      bool leader, float m, RowSum2 rest2, RowSum2 shifted2,
+                                                      float smoothing, float* __restrict__ loss, float* __restrict__ lse,
+                                                      const XentTerms& t) {
+    double rest = sum2_value(rest2);
+    float x_label = used ? xent_logit<CAP>(xr[label], t.cap) : 0.0f;
+    double e_label = used ? row_exp_sub_poly_f64(x_label, m) : 0.0;
+    double s = rest + e_label, log_s = xent_log_sum_double(rest, e_label);
+    if (leader) {
+        if (lse) lse[r] = static_cast<float>(m + log_s);
+        if (used)
+            loss[r] = xent_row_loss_f64(s, m, log_s, static_cast<double>(x_label) - m, sum2_value(shifted2), smoothing,
+                                        C, label, t, r);
+        else
+            xent_store_unused_row(loss, t, r);
+    }
+    return XentRowF64{rest, e_label, s, m + log_s};
+}
+
+__device__ __forceinline__ XentGradEntry xent_row_grad(const XentRowF64& row, float grad_scale,
+                                                       const int* __restrict__ valid_count, float smoothing, int C,
+                                                       int label, bool used, const XentTerms& t) {
+    int y = used ? label : 0;
+    return xent_grad_entry(
+        xent_grad_f64(grad_scale, valid_count, smoothing, C, y, row.s, row.rest, row.e_label, row.lse, t), y,
+        row.e_label);
+}
+
+// The softcap's chain factor dx'/dx = 1 - tanh²(x/cap) on a gradient entry (x the raw logit).
+template <bool CAP>
+__device__ __forceinline__ float xent_cap_chain(float d, float x, float cap) {
+    if (!CAP) return d;
+    float th = row_tanh(x / cap);
+    return d * (1.0f - th * th);
+}
+
 // ---- fused: one warp per row, the row in registers ----------------------------
 
 template <int VPT, bool CAP>
@@ -217,52 +272,49 @@ __device__ __forceinline__ void xent_warp(XENT_IMPL_PARAMS) {
         m = max2(v[i], m);
     }
     m = warp_max(m);
-    float s = 0.0f, shifted_sum = 0.0f, weighted_sum = 0.0f;
-    // The class-weight terms read the row again in loops that are not unrolled: unrolled over the
-    // registers, their loads took _warp1024 from 127 to 219 registers (ptxas sizes for the worst branch).
-    if (t.w && smoothing != 0.0f) {
+    RowSum2 rest{0.0f, 0.0f}, shifted{0.0f, 0.0f};
+    // Label smoothing's Σ w·(x' - m) reads the row again (from cache) in a loop that is not unrolled: unrolled
+    // over the registers, the class weights' loads took _warp1024 from 127 to 219 registers, and the compensated
+    // sum of v[i] - m from 174 to 248 (ptxas sizes for the worst branch).
+    bool smooth = smoothing != 0.0f;
+    if (smooth) {
         XENT_NO_UNROLL
-        for (int c = lane; c < C; c += 32) weighted_sum += t.w[c] * (xent_logit<CAP>(xr[c], t.cap) - m);
+        for (int c = lane; c < C; c += 32) {
+            float xc = xent_logit<CAP>(xr[c], t.cap);
+            if (t.w)
+                sum2_add(shifted, t.w[c] * (xc - m));
+            else
+                sum2_add_sub(shifted, xc, m);
+        }
     }
     int skip = used ? label : -1;  // the label's term is summed apart (xent_log_sum)
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
-        if (lane + 32 * i < C) shifted_sum += v[i] - m;
-        v[i] = row_exp_sub(v[i], m);
-        s += lane + 32 * i == skip ? 0.0f : v[i];
+        v[i] = row_exp_sub_poly(v[i], m);
+        sum2_add(rest, lane + 32 * i == skip ? 0.0f : v[i]);
     }
-    if (t.w) shifted_sum = weighted_sum;
-    float rest = warp_sum(s);
-    if (smoothing != 0.0f) shifted_sum = warp_sum(shifted_sum);
-    float e_label = used ? row_exp_sub(xent_logit<CAP>(xr[label], t.cap), m) : 0.0f;
-    s = rest + e_label;
-    float log_s = xent_log_sum(rest, e_label);
-    if (lane == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
+    rest = warp_sum2(rest);
+    if (smooth) shifted = warp_sum2(shifted);
+    XentRowF64 row = xent_row_finish<CAP>(xr, r, C, label, used, lane == 0, m, rest, shifted, smoothing, loss, lse, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    XentGradTerms<CAP> g =
-        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t, e_label, rest);
-    float inv = safe_reciprocal(s);
+    XentGradEntry g = xent_row_grad(row, grad_scale, valid_count, smoothing, C, label, used, t);
     // The class weights' ε/C·w_c part of the target and the cap's chain factor follow in a second pass that
-    // reads the row again (see above): the first writes (p·pscale - [c = y]·on - off)·scale, off = 0 with weights.
-    bool weight_pass = g.w && g.off != 0.0f;
-    // label_d already holds the label's whole gradient, its weight term included: the second pass skips it.
-    XentGradTerms<false> g_plain{g.scale, g.w ? 0.0f : g.off, g.on, g.pscale, 0.0f, nullptr, g.label_d, g.label_col};
+    // reads the row again (see above): the first writes e·k (- off·scale without weights).
+    bool weight_pass = g.g.w && g.off_s != 0.0f;
+    XentGradEntry g_plain = g.g.w ? g.without_off() : g;
     ROW_UNROLL
     for (int i = 0; i < VPT; ++i) {
         int c = lane + 32 * i;
-        if (c < C) gr[c] = used ? g_plain.template at<false>(v[i] * inv, c, label, 0.0f) : 0.0f;
+        if (c < C) gr[c] = used ? g_plain.template at<false>(v[i], c) : 0.0f;
     }
     if (used && (CAP || weight_pass)) {
         XENT_NO_UNROLL
         for (int c = lane; c < C; c += 32) {
             float d = gr[c];
-            if (weight_pass && c != g.label_col) d -= g.off * g.w[c] * g.scale;
-            if (CAP) {
-                float th = row_tanh(xr[c] / g.cap);
-                d *= 1.0f - th * th;
-            }
-            gr[c] = d;
+            // label_g already holds the label's whole gradient, its weight term included: skipped here.
+            if (weight_pass && c != label) d -= g.off_s * g.g.w[c];
+            gr[c] = xent_cap_chain<CAP>(d, xr[c], t.cap);
         }
     }
 }
@@ -277,7 +329,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(256) xent_fused_forward_backward
 
 // ---- fused: one block per row, the row in shared memory -----------------------
 
-// row: the dynamic shared memory (C floats); scratch: 32 floats of static shared memory. Both are declared in
+// row: the dynamic shared memory (C floats); scratch: 64 floats of static shared memory. Both are declared in
 // the kernel, so that its two instantiations share them.
 template <bool CAP>
 __device__ __forceinline__ void xent_block(XENT_IMPL_PARAMS, float* row, float* scratch) {
@@ -293,33 +345,38 @@ __device__ __forceinline__ void xent_block(XENT_IMPL_PARAMS, float* row, float* 
         m = max2(v, m);
     }
     m = block_max(m, scratch);
-    float s = 0.0f, shifted_sum = 0.0f;
+    RowSum2 rest{0.0f, 0.0f}, shifted{0.0f, 0.0f};
+    bool smooth = smoothing != 0.0f;
     int skip = used ? label : -1;  // the label's term is summed apart (xent_log_sum)
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
-        float shifted = row[c] - m;
-        shifted_sum += xent_class_weight(t.w, c) * shifted;
-        float e = row_exp_sub(row[c], m);
+        float v = row[c];
+        if (smooth) {
+            if (t.w)
+                sum2_add(shifted, t.w[c] * (v - m));
+            else
+                sum2_add_sub(shifted, v, m);
+        }
+        float e = row_exp_sub_poly(v, m);
         row[c] = e;
-        s += c == skip ? 0.0f : e;
+        sum2_add(rest, c == skip ? 0.0f : e);
     }
-    float rest = block_sum(s, scratch);
-    if (smoothing != 0.0f) shifted_sum = block_sum(shifted_sum, scratch);
-    float e_label = used ? row_exp_sub(xent_logit<CAP>(xr[label], t.cap), m) : 0.0f;
-    s = rest + e_label;
-    float log_s = xent_log_sum(rest, e_label);
-    if (threadIdx.x == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
+    rest = block_sum2(rest, scratch);
+    if (smooth) shifted = block_sum2(shifted, scratch);
+    XentRowF64 rw = xent_row_finish<CAP>(xr, r, C, label, used, threadIdx.x == 0, m, rest, shifted, smoothing, loss, lse, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    XentGradTerms<CAP> g =
-        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t, e_label, rest);
-    float inv = safe_reciprocal(s);
-    for (int c = threadIdx.x; c < C; c += blockDim.x)
-        gr[c] = used ? g(row[c] * inv, c, label, CAP ? xr[c] : 0.0f) : 0.0f;
+    XentGradEntry g = xent_row_grad(rw, grad_scale, valid_count, smoothing, C, label, used, t);
+    if (g.g.w)
+        for (int c = threadIdx.x; c < C; c += blockDim.x)
+            gr[c] = used ? xent_cap_chain<CAP>(g.template at<true>(row[c], c), xr[c], t.cap) : 0.0f;
+    else
+        for (int c = threadIdx.x; c < C; c += blockDim.x)
+            gr[c] = used ? xent_cap_chain<CAP>(g.template at<false>(row[c], c), xr[c], t.cap) : 0.0f;
 }
 
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backward_f32_block(XENT_PARAMS) {
     SHARPMAX_DYNAMIC_SHARED(float, row);
-    SHARPMAX_SHARED(float, scratch, 32);
+    SHARPMAX_SHARED(float, scratch, 64);
     if (softcap != 0.0f)
         xent_block<true>(XENT_ARGS, row, scratch);
     else
@@ -328,22 +385,24 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024) xent_fused_forward_backwar
 
 // ---- fused: one block per row, streaming (online softmax) ---------------------
 
-// One thread's share of the row, streamed once: online_add's (max, Σexp) and
-// Σ w·(x - max) over the count entries seen so far, whose weights sum to seen
-// (w = 1 and seen = count without class weights). When the max moves, the
+// One thread's share of the row, streamed once: its running max m, d = Σexp(x - m) (compensated) and
+// Σ w·(x - m) over the count entries seen so far, whose weights sum to seen
+// (w = 1 and seen = count without class weights). When the max moves, d is rescaled in double by
+// exp(old - new) (row_exp_sub_poly_f64: rare, and no float rounding of the product piles up), and the
 // earlier shifts move by seen·(old - new): a term of the sign of the sum and
 // no larger than it, so nothing cancels. (Σx - C·max would: with |x| ~ 1e4 the
 // float Σx has already lost the digits of x - max that the loss needs.)
-// The label's column (skip) moves the max but adds nothing to acc.d: its term is summed apart (xent_log_sum).
-__device__ __forceinline__ void xent_online_add(OnlineMaxSum& acc, float& shifted_sum, int count, float seen, float x,
-                                                float w, bool skip) {
-    if (x > acc.m) {
-        if (count > 0) shifted_sum += seen * (acc.m - x);
-        acc.d = acc.d * row_exp_sub(acc.m, x) + (skip ? 0.0f : 1.0f);
-        acc.m = x;
+// The label's column (skip) moves the max but adds nothing to d: its term is summed apart (xent_log_sum).
+__device__ __forceinline__ void xent_online_add(float& m, RowSum2& d, RowSum2& shifted_sum, int count, float seen,
+                                                float x, float w, bool skip) {
+    if (x > m) {
+        if (count > 0) sum2_add(shifted_sum, seen * (m - x));
+        d = sum2_from(sum2_value(d) * row_exp_sub_poly_f64(m, x));
+        sum2_add(d, skip ? 0.0f : 1.0f);
+        m = x;
     } else {
-        acc.d += skip ? 0.0f : row_exp_sub(x, acc.m);
-        shifted_sum += w * (x - acc.m);
+        sum2_add(d, skip ? 0.0f : row_exp_sub_poly(x, m));
+        sum2_add(shifted_sum, w * (x - m));
     }
 }
 
@@ -355,38 +414,40 @@ __device__ __forceinline__ void xent_online(XENT_IMPL_PARAMS, float* scratch) {
     const float* xr = x + static_cast<long long>(r) * ldx;
     int label = labels[r];
     bool used = label_in_use(label, C, ignore_index, r, status, threadIdx.x == 0);
-    OnlineMaxSum acc{ROW_MAX_FLOOR, 0.0f};
-    float shifted_sum = 0.0f;  // Σ w·(x - acc.m) over this thread's entries
-    float seen = 0.0f;         // Σ w over them
+    float thread_m = ROW_MAX_FLOOR;
+    RowSum2 d{0.0f, 0.0f};
+    RowSum2 shifted{0.0f, 0.0f};  // Σ w·(x - thread_m) over this thread's entries
+    float seen = 0.0f;            // Σ w over them
     int count = 0;
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float w = xent_class_weight(t.w, c);
-        xent_online_add(acc, shifted_sum, count, t.w ? seen : static_cast<float>(count), xent_logit<CAP>(xr[c], t.cap), w,
-                        used && c == label);
+        xent_online_add(thread_m, d, shifted, count, t.w ? seen : static_cast<float>(count),
+                        xent_logit<CAP>(xr[c], t.cap), w, used && c == label);
         ++count;
         seen += w;
     }
-    float thread_m = acc.m;
-    acc = block_online(acc, scratch);
-    float m = acc.m, rest = acc.d;
-    float e_label = used ? row_exp_sub(xent_logit<CAP>(xr[label], t.cap), m) : 0.0f;
-    float s = rest + e_label;
+    // The row max, then each thread's sum rescaled to it once (in double, as above) and a fixed compensated tree:
+    // a (max, sum) tree (block_online) would round every rescaled partial at each of its levels.
+    float m = block_max(thread_m, scratch);
+    RowSum2 rest = block_sum2(sum2_from(sum2_value(d) * row_exp_sub_poly_f64(thread_m, m)), scratch);
     if (smoothing != 0.0f) {
         // Rebase each thread's sum on the row max (same argument as above), then a fixed tree.
         float rebase = t.w ? seen : static_cast<float>(count);
-        shifted_sum = count > 0 ? shifted_sum + rebase * (thread_m - m) : 0.0f;
-        shifted_sum = block_sum(shifted_sum, scratch);
+        if (count > 0)
+            sum2_add(shifted, rebase * (thread_m - m));
+        else
+            shifted = RowSum2{0.0f, 0.0f};
+        shifted = block_sum2(shifted, scratch);
     }
-    float log_s = xent_log_sum(rest, e_label);
-    if (threadIdx.x == 0) xent_store_row<CAP>(loss, lse, r, used, s, m, log_s, xr, label, shifted_sum, smoothing, C, t);
+    XentRowF64 rw = xent_row_finish<CAP>(xr, r, C, label, used, threadIdx.x == 0, m, rest, shifted, smoothing, loss, lse, t);
     if (!grad) return;
     float* gr = grad + static_cast<long long>(r) * ldg;
-    XentGradTerms<CAP> g =
-        xent_grad_terms<CAP>(grad_scale, valid_count, smoothing, C, used ? label : 0, s, m, log_s, t, e_label, rest);
-    float inv = safe_reciprocal(s);
+    XentGradEntry g = xent_row_grad(rw, grad_scale, valid_count, smoothing, C, label, used, t);
     for (int c = threadIdx.x; c < C; c += blockDim.x) {
         float xc = xr[c];
-        gr[c] = used ? g(row_exp_sub(xent_logit<CAP>(xc, t.cap), m) * inv, c, label, xc) : 0.0f;
+        float e = row_exp_sub_poly(xent_logit<CAP>(xc, t.cap), m);
+        float d_c = g.g.w ? g.template at<true>(e, c) : g.template at<false>(e, c);
+        gr[c] = used ? xent_cap_chain<CAP>(d_c, xc, t.cap) : 0.0f;
     }
 }
 
@@ -543,7 +604,7 @@ SHARPMAX_EXPORT(xent_reduce_f32, SHARPMAX_SYNC)
 SHARPMAX_EXPORT(xent_reduce_accumulate_f32, SHARPMAX_SYNC)
 // Static __shared__ bytes and launch bounds, for modules bound without PTX
 // (the checked mode compares them with the PTX: kernels/README.md).
-SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_block, sizeof(float) * 32)
+SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_block, sizeof(float) * 64)
 SHARPMAX_STATIC_SHARED(xent_fused_forward_backward_f32_online, sizeof(float) * 64)
 SHARPMAX_STATIC_SHARED(xent_count_valid_i32, sizeof(int) * XENT_REDUCE_MAX_THREADS)
 SHARPMAX_STATIC_SHARED(xent_weight_sum_f32, sizeof(double) * XENT_REDUCE_MAX_THREADS)

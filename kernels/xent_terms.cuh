@@ -131,19 +131,6 @@ __device__ __forceinline__ void xent_store_unused_row(float* loss, const XentTer
     if (t.z_out) t.z_out[r] = 0.0f;
 }
 
-// What the row's leader thread writes once the row's max m, Σexp s and log s are known: the lse (when asked)
-// and the loss with every term, or the ignored row's zeros. xr is the raw row (its label logit is capped here).
-template <bool CAP>
-__device__ __forceinline__ void xent_store_row(float* loss, float* lse, int r, bool used, float s, float m, float log_s,
-                                               const float* xr, int label, float shifted_sum, float smoothing, int C,
-                                               const XentTerms& t) {
-    if (lse) lse[r] = m + log_s;
-    if (used)
-        loss[r] = xent_row_loss_terms(s, m, log_s, xent_logit<CAP>(xr[label], t.cap) - m, shifted_sum, smoothing, C, label, t, r);
-    else
-        xent_store_unused_row(loss, t, r);
-}
-
 // The gradient of one row with every term:
 //   (p_c·pscale - target_c)·scale·(1 - tanh²(x_c/cap) when capped)
 // pscale = Σ_c target_c + 2·z·lse: exactly 1 without class weights and z-loss, so that those rows give the bits
@@ -222,13 +209,18 @@ __device__ __forceinline__ XentGradTerms<CAP> xent_grad_terms(float grad_scale, 
 // the error of its float exp: the loss within 1 ulp of the float64 truth and the gradient within 2 (measured:
 // docs/softmax-and-cross-entropy.md, "Accuracy"). rest_d, e_label_d as for xent_log_sum; s_d = rest_d + e_label_d.
 
+// xent_log_sum in double on every device (the GPU variants' row scalars; one log per row).
+__device__ __forceinline__ double xent_log_sum_double(double rest_d, double e_label_d) {
+    return e_label_d == 1.0 ? log1p(rest_d) : log(rest_d + e_label_d);
+}
+
 // On CUDA the float logs: the double ones pushed the _row kernel (64 registers at 1024 threads) into spills, and a
 // GPU runs _row only when asked to.
 __device__ __forceinline__ double xent_log_sum_f64(double rest_d, double e_label_d) {
 #if defined(__CUDACC__)
     return xent_log_sum(static_cast<float>(rest_d), static_cast<float>(e_label_d));
 #else
-    return e_label_d == 1.0 ? log1p(rest_d) : log(rest_d + e_label_d);
+    return xent_log_sum_double(rest_d, e_label_d);
 #endif
 }
 
@@ -301,6 +293,45 @@ __device__ __forceinline__ XentGradF64 xent_grad_f64(float grad_scale, const int
         g.label_col = label;
     }
     return g;
+}
+
+// The gradient entries of the GPU variants (cross_entropy.cu's _warp*, _block, _online) from the row's double
+// factors: e_c·k - off_c·scale (XentGradF64::at) rounded once, e_c = exp(x_c - m) in float. A GPU forms it in float
+// arithmetic, k split as k_hi + k_lo and two fmaf (exact to ~2^-40 before the one rounding, no FP64 per entry);
+// the host in double (XentGradF64::at itself). The label's entry is formed once per row (label_g).
+struct XentGradEntry {
+    XentGradF64 g;
+    float k_hi, k_lo, off_s;
+    float label_g;
+    int label_col;
+    // WEIGHTED: g.w is not null (a loop over the row tests it once, outside).
+    template <bool WEIGHTED>
+    __device__ __forceinline__ float at(float e, int c) const {
+        if (c == label_col) return label_g;
+#if defined(__CUDACC__)
+        float off = WEIGHTED ? off_s * g.w[c] : off_s;
+        return fmaf(e, k_hi, fmaf(e, k_lo, -off));
+#else
+        return g.template at<WEIGHTED>(e, c);
+#endif
+    }
+    // The same without the -off_c·scale term (the warp kernels' class-weight pass subtracts it apart).
+    __device__ __forceinline__ XentGradEntry without_off() const {
+        XentGradEntry plain = *this;
+        plain.off_s = 0.0f;
+        plain.g.off_s = 0.0;
+        return plain;
+    }
+};
+
+// label: the row's label (used rows only); e_label_d its exp(x_y - m), as the row's sum split it.
+__device__ __forceinline__ XentGradEntry xent_grad_entry(const XentGradF64& g, int label, double e_label_d) {
+    float k_hi = static_cast<float>(g.k);
+    float k_lo = k_hi - k_hi == 0.0f ? static_cast<float>(g.k - k_hi) : 0.0f;
+    float label_g = g.label_col >= 0
+                        ? g.label_g
+                        : static_cast<float>(e_label_d * g.k - (g.on_s + (g.w ? g.off_s * g.w[label] : 0.0)));
+    return XentGradEntry{g, k_hi, k_lo, static_cast<float>(g.off_s), label_g, label};
 }
 
 // One row of the fused cross-entropy with its sums, row loss and gradient factors in double (the CPU device's

@@ -13,7 +13,7 @@ public enum RowKernelVariant
     Warp,
 
     /// <summary>One block per row, the row cached in dynamic shared memory (<c>_block</c>); 4·C bytes plus the kernel's
-    /// 128 bytes of static shared memory must fit the device's opt-in limit.</summary>
+    /// static shared memory (128 bytes for softmax, 256 for cross-entropy) must fit the device's opt-in limit.</summary>
     Block,
 
     /// <summary>One block per row, streaming online softmax (<c>_online</c>); any C.</summary>

@@ -375,7 +375,7 @@ public sealed class CrossEntropyTests(DeviceKind kind) : DeviceTestBase(kind)
     [TestCase(12288)]
     public void The_block_kernel_launches_where_the_row_and_its_static_scratch_pass_48_KiB_together(int c)
     {
-        // 4·C ≤ 48 KiB < 4·C + 128 static bytes: Device.Launch must opt in (it once did not, and the driver refused).
+        // 4·C ≤ 48 KiB < 4·C + 256 static bytes: Device.Launch must opt in (it once did not, and the driver refused).
         const int n = 3;
         var logits = new RandomData((ulong)c).Logits(n, c);
         var labels = new RandomData((ulong)c + 1).Labels(n, c);
