@@ -17,9 +17,10 @@ namespace Sharpmax.Tests.Ops;
 public sealed class CrossEntropyConfidentGoldenTests(DeviceKind kind) : DeviceTestBase(kind)
 {
     // docs/softmax-and-cross-entropy.md, "Accuracy": every fused variant within 2 ulp (the bound
-    // CrossEntropyAccuracyTests asserts on its random rows); linear_xent's float kernels within 8.
+    // CrossEntropyAccuracyTests asserts on its random rows); linear_xent's float kernels within 2 on the CPU device
+    // (measured 1.73, host row_exp 0.69 ulp) and 8 on a GPU, where they use CUDA's expf (2 ulp by NVIDIA's tables).
     private const double FusedMaxUlps = 2.0;
-    private const double LinearMaxUlps = 8.0;
+    private double LinearMaxUlps => Kind == DeviceKind.Cpu ? 2.0 : 8.0;
 
     private static readonly RowKernelVariant[] s_variants =
         [RowKernelVariant.Row, RowKernelVariant.Warp, RowKernelVariant.Block, RowKernelVariant.Online];
@@ -57,7 +58,7 @@ public sealed class CrossEntropyConfidentGoldenTests(DeviceKind kind) : DeviceTe
         var g = GoldenCases.XentConfidentCase(name);
         // H = the golden row (1×C), W = the C×C identity (the same both layouts), no bias: every logit is
         // Σ_k h_k·[k = c] = h_c exactly (the products are exact, the sum adds zeros), and dH = G·Wᵀ, db = Σ_rows G
-        // are the logits' gradient G exactly. So the op is held to a float kernel's bound, 8 ulp (float exp, lane
+        // are the logits' gradient G exactly. So the op is held to LinearMaxUlps (float exp, lane
         // sums, float row scalars; measured on the CPU device: 1.73 ulp, loss and gradient, both
         // variants; before its sums were split at the label: up to 1.6e7 ulp, the loss 0 from M = 20 on).
         int c = g.C;
