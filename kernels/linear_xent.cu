@@ -573,7 +573,6 @@ struct SimdTeam {
     }
 };
 
-
 // The forward that also makes dH, in the same pass over the class tiles (_simd only: one product fewer than
 // forward + backward_input, which recomputes every logit). For a row r in use, with e_j = exp(x_j - m) against
 // the row's final max m, chain_j the softcap's 1 - tanh² (1 without), t_j the class weight (1 without) and y the label,

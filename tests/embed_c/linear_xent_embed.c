@@ -3,7 +3,9 @@
  * The mean cross-entropy of the logits H·W + b (N×C, never stored) and its gradients dH, dW, db, on the CPU
  * device through libsharpmax_host's smhost_ functions (the CUDA driver API's cu* on a GPU), in the order
  * kernels/README.md gives for linear_xent: count the rows in use, forward, reduce the mean, check the
- * bad-label status, then the two backward kernels. Checked against a float64 computation done here, for W
+ * bad-label status, then the two backward kernels (and, for _simd, again with dH made by the forward itself,
+ * linear_xent_forward_input_grad_f32_simd, so only the weight kernel follows). Checked against a float64
+ * computation done here, for W
  * stored K×C (layout 0) and C×K (layout 1, a language model's head); then a bad label must be reported
  * (row and value) and the call after it must be right again. Exits non-zero on any mismatch.
  *
@@ -143,6 +145,7 @@ static int compare(const char* what, const float* got, const double* want, int c
 
 typedef struct {
     SMfunction count_valid, reduce, forward, backward_input, backward_weight;
+    SMfunction forward_input_grad; /* _simd only: the forward that makes dH in the same pass */
     int simd;          /* 1: the _simd kernels (block of 1 thread, workspace), 0: _block (256 threads) */
     int workers;       /* _simd: the grid, one block per worker core */
     SMdeviceptr workspace;
@@ -153,8 +156,9 @@ typedef struct {
     unsigned long long status;
 } Result;
 
-/* Returns 0, or the nonzero bad-label status (then no gradient is computed). */
-static unsigned long long run(const Kernels* kn, const Problem* p, int layout, Result* out) {
+/* Returns 0, or the nonzero bad-label status (then no gradient is computed). dh_in_forward (_simd only): the
+ * forward_input_grad kernel makes dH with the loss, and backward_input is not launched. */
+static unsigned long long run(const Kernels* kn, const Problem* p, int layout, int dh_in_forward, Result* out) {
     int n = N, k = K, c = C, ldh = K, ldw = layout == 0 ? C : K, ignore_index = IGNORE_INDEX, mean = 1;
     float smoothing = 0.0f, grad_scale = 1.0f, z_loss_scale = 0.0f, softcap = 0.0f;
     SMdeviceptr none = 0;
@@ -178,7 +182,14 @@ static unsigned long long run(const Kernels* kn, const Problem* p, int layout, R
     void* forward_args[] = {&d_h, &n, &k, &ldh, &d_w, &layout, &ldw, &c, &d_b, &d_labels, &ignore_index, &smoothing,
                             &d_loss, &none, &d_stats, &d_status,
                             &z_loss_scale, &softcap, &none, &none, &none, &workspace};
-    CHECK(smhost_cuLaunchKernel(kn->forward, row_grid, 1, 1, block, 1, 1, 0, NULL, forward_args, NULL));
+    /* forward_input_grad: the forward's arguments with grad_scale, valid_count, dH, lddh after status */
+    void* fused_args[] = {&d_h, &n, &k, &ldh, &d_w, &layout, &ldw, &c, &d_b, &d_labels, &ignore_index, &smoothing,
+                          &d_loss, &none, &d_stats, &d_status, &grad_scale, &d_count, &d_dh, &ldh,
+                          &z_loss_scale, &softcap, &none, &none, &none, &workspace};
+    if (dh_in_forward)
+        CHECK(smhost_cuLaunchKernel(kn->forward_input_grad, row_grid, 1, 1, block, 1, 1, 0, NULL, fused_args, NULL));
+    else
+        CHECK(smhost_cuLaunchKernel(kn->forward, row_grid, 1, 1, block, 1, 1, 0, NULL, forward_args, NULL));
     void* reduce_args[] = {&d_loss, &d_labels, &n, &c, &ignore_index, &mean, &d_mean, &none};
     CHECK(smhost_cuLaunchKernel(kn->reduce, 1, 1, 1, 1, 1, 1, 0, NULL, reduce_args, NULL));
     CHECK(smhost_cuMemcpyDtoH_v2(&out->status, d_status, sizeof out->status));
@@ -189,7 +200,8 @@ static unsigned long long run(const Kernels* kn, const Problem* p, int layout, R
         void* input_args[] = {&d_h, &n, &k, &ldh, &d_w, &layout, &ldw, &c, &d_b, &d_labels, &ignore_index,
                               &smoothing, &d_stats, &grad_scale, &d_count, &d_dh, &ldh,
                               &z_loss_scale, &softcap, &none, &none, &workspace};
-        CHECK(smhost_cuLaunchKernel(kn->backward_input, row_grid, 1, 1, block, 1, 1, 0, NULL, input_args, NULL));
+        if (!dh_in_forward)
+            CHECK(smhost_cuLaunchKernel(kn->backward_input, row_grid, 1, 1, block, 1, 1, 0, NULL, input_args, NULL));
         void* weight_args[] = {&d_h, &n, &k, &ldh, &d_w, &layout, &ldw, &c, &d_b, &d_labels, &ignore_index,
                                &smoothing, &d_stats, &grad_scale, &d_count, &d_dw, &ldw, &d_db,
                                &z_loss_scale, &softcap, &none, &none, &workspace};
@@ -254,6 +266,7 @@ int main(int argc, char** argv) {
     snprintf(name, sizeof name, "linear_xent_backward_weight_f32_%s", variant);
     CHECK(smhost_cuModuleGetFunction(&kn.backward_weight, linear_xent, name));
     if (kn.simd) {
+        CHECK(smhost_cuModuleGetFunction(&kn.forward_input_grad, linear_xent, "linear_xent_forward_input_grad_f32_simd"));
         CHECK(smhost_cuDeviceGetAttribute(&kn.workers, SMHOST_ATTR_MULTIPROCESSOR_COUNT, device));
         kn.workspace = upload(NULL, (size_t)kn.workers * SIMD_WORKSPACE_FLOATS(K) * sizeof(float));
     }
@@ -264,10 +277,11 @@ int main(int argc, char** argv) {
     make_problem(&problem);
     reference(&problem, &ref);
     int bad = 0;
+    for (int dh_in_forward = 0; dh_in_forward <= kn.simd; ++dh_in_forward)
     for (int layout = 0; layout <= 1; ++layout) {
-        run(&kn, &problem, layout, &result);
-        printf("W stored %s (layout %d): mean loss %.8f, want %.8f\n", layout ? "C×K" : "K×C", layout,
-               (double)result.mean, ref.mean);
+        run(&kn, &problem, layout, dh_in_forward, &result);
+        printf("W stored %s (layout %d)%s: mean loss %.8f, want %.8f\n", layout ? "C×K" : "K×C", layout,
+               dh_in_forward ? ", dH from forward_input_grad" : "", (double)result.mean, ref.mean);
         if (result.status != 0) {
             printf("  unexpected bad-label status %#llx\n", result.status);
             ++bad;
@@ -282,18 +296,19 @@ int main(int argc, char** argv) {
     /* A label outside [0, C): reported as ~((row << 32) | label) of the smallest such row; the row counts as
      * ignored. The next call, status zeroed again, must be right. */
     problem.labels[5] = C;
-    const unsigned long long status = run(&kn, &problem, 0, &result);
+    const unsigned long long status = run(&kn, &problem, 0, kn.simd, &result);
     const unsigned long long key = ~status;
     const int bad_row = (int)(key >> 32), bad_label = (int)(unsigned int)(key & 0xffffffffu);
     printf("label %d in row 5: status %#llx -> row %d, label %d\n", C, status, bad_row, bad_label);
     bad += !(status != 0 && bad_row == 5 && bad_label == C);
     problem.labels[5] = (5 * 53 + 7) % C;
-    if (run(&kn, &problem, 0, &result) != 0) {
+    if (run(&kn, &problem, 0, kn.simd, &result) != 0) {
         printf("  the call after the bad label still reports %#llx\n", result.status);
         ++bad;
     } else {
         printf("next call: mean loss %.8f, want %.8f\n", (double)result.mean, ref.mean);
         bad += !(fabs(result.mean - ref.mean) <= RTOL * fabs(ref.mean));
+        bad += compare("dH", result.dh, ref.dh, N * K, 0, 0, 0);
         bad += compare("dW", result.dw, ref.dw_kc, K * C, 0, K, C);
     }
 
