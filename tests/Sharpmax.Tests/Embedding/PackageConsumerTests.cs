@@ -10,8 +10,9 @@ namespace Sharpmax.Tests.Embedding;
 /// <summary>
 /// The NuGet package as a user gets it: <c>dotnet pack</c> into a folder feed, a fresh console project that
 /// references Sharpmax from that feed (with a packages folder of its own, so no cached copy stands in for the new
-/// package), restore, build, run. The program runs fused cross-entropy on the CPU device through the package's
-/// native library and prints the loss and gradient, which are checked against the float64 reference.
+/// package), restore, build, run. The program runs fused cross-entropy, and the fused linear + cross-entropy of the
+/// same rows, on the CPU device through the package's native library and prints the losses and gradients, which
+/// are checked against the float64 reference.
 /// </summary>
 [TestFixture]
 [Category("Package")]
@@ -91,6 +92,10 @@ public sealed class PackageConsumerTests
         AssertClose.Scalar(ParseFloat(printed["loss"]), reference.Loss, atol: 1e-6, rtol: 1e-5, "mean loss from the package");
         var gradient = printed["grad"].Split(',').Select(ParseFloat).Select(v => (float)v).ToArray();
         AssertClose.Tensor(gradient, reference.Gradient, atol: 1e-6, rtol: 1e-5, "gradient from the package", cols: C);
+        // LinearCrossEntropy with W = I: the same logits exactly, so the same reference and tolerance.
+        AssertClose.Scalar(ParseFloat(printed["linear loss"]), reference.Loss, atol: 1e-6, rtol: 1e-5, "LinearCrossEntropy's loss from the package");
+        var linearGradient = printed["linear dH"].Split(',').Select(ParseFloat).Select(v => (float)v).ToArray();
+        AssertClose.Tensor(linearGradient, reference.Gradient, atol: 1e-6, rtol: 1e-5, "LinearCrossEntropy's dH from the package", cols: C);
     }
 
     private static void CheckPackageFiles(string package)
@@ -155,11 +160,23 @@ public sealed class PackageConsumerTests
             using var xent = new FusedCrossEntropy(device, new CrossEntropyOptions { LabelSmoothing = {{Smoothing.ToString("R", CultureInfo.InvariantCulture)}}f });
             float loss = xent.ForwardBackward(x, y, n, c, grad);
 
+            // The fused linear + cross-entropy of the same rows: H = the logits (K = C), W = the C×C identity, stored
+            // C×K as a language model's head, so H·Wᵀ is the logits exactly and dH is their gradient.
+            var eye = new float[c * c];
+            for (int i = 0; i < c; i++) eye[i * c + i] = 1f;
+            using var w = device.Upload<float>(eye);
+            using var dh = device.Allocate<float>(n * c);
+            using var lxent = new LinearCrossEntropy(device, new CrossEntropyOptions { LabelSmoothing = {{Smoothing.ToString("R", CultureInfo.InvariantCulture)}}f });
+            float linearLoss = lxent.ForwardBackward(new(x, n, c), new(w, c, c), WeightLayout.ClassesByInputs, bias: null, y,
+                dHidden: new(dh, n, c), dWeight: null, dBias: null);
+
             static string Text(float v) => v.ToString("R", CultureInfo.InvariantCulture);
             Console.WriteLine("device: " + device.Description);
             Console.WriteLine("ptx: " + string.Join(",", typeof(Device).Assembly.GetManifestResourceNames().Order(StringComparer.Ordinal)));
             Console.WriteLine("loss: " + Text(loss));
             Console.WriteLine("grad: " + string.Join(",", grad.ToArray().Select(Text)));
+            Console.WriteLine("linear loss: " + Text(linearLoss));
+            Console.WriteLine("linear dH: " + string.Join(",", dh.ToArray().Select(Text)));
             """, Encoding.UTF8);
     }
 
@@ -172,7 +189,7 @@ public sealed class PackageConsumerTests
             if (colon > 0)
                 values[line[..colon]] = line[(colon + 2)..];
         }
-        foreach (var key in new[] { "device", "ptx", "loss", "grad" })
+        foreach (var key in new[] { "device", "ptx", "loss", "grad", "linear loss", "linear dH" })
             Assert.That(values, Does.ContainKey(key), $"The consumer printed no \"{key}:\" line:\n{output}");
         return values;
     }
