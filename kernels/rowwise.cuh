@@ -464,25 +464,40 @@ __device__ __forceinline__ RowSum2 sum2_from(double v) {
     return {hi, hi - hi == 0.0f ? static_cast<float>(v - hi) : 0.0f};
 }
 
-__device__ __forceinline__ RowSum2 warp_sum2(RowSum2 s) {
+// ---- pairs of floats reduced over a warp and a block -----------------------------
+// Pair: an aggregate of two floats; combine(a, b) merges two of them; identity is what warps past
+// the last contribute. Every thread gets the result; scratch holds 64 floats (see block_sum).
+
+template <class Pair, class Combine>
+__device__ __forceinline__ Pair warp_reduce_pair(Pair s, Combine combine) {
     for (int offset = 16; offset > 0; offset >>= 1) {
-        RowSum2 other{__shfl_xor_sync(0xffffffffu, s.hi, offset), __shfl_xor_sync(0xffffffffu, s.lo, offset)};
-        s = sum2_combine(s, other);
+        const auto [first, second] = s;
+        s = combine(s, Pair{__shfl_xor_sync(0xffffffffu, first, offset), __shfl_xor_sync(0xffffffffu, second, offset)});
     }
     return s;
 }
 
-// Every thread of the block gets the result; scratch holds 64 floats (see block_sum).
-__device__ __forceinline__ RowSum2 block_sum2(RowSum2 s, float* scratch) {
+template <class Pair, class Combine>
+__device__ __forceinline__ Pair block_reduce_pair(Pair s, float* scratch, Pair identity, Combine combine) {
+    static_assert(sizeof(Pair) == 2 * sizeof(float), "a pair of floats");
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    s = warp_sum2(s);
+    s = warp_reduce_pair(s, combine);
     __syncthreads();
     if (lane == 0) {
-        scratch[warp] = s.hi;
-        scratch[32 + warp] = s.lo;
+        const auto [first, second] = s;
+        scratch[warp] = first;
+        scratch[32 + warp] = second;
     }
     __syncthreads();
-    return warp_sum2(lane < warps ? RowSum2{scratch[lane], scratch[32 + lane]} : RowSum2{0.0f, 0.0f});
+    return warp_reduce_pair(lane < warps ? Pair{scratch[lane], scratch[32 + lane]} : identity, combine);
+}
+
+__device__ __forceinline__ RowSum2 warp_sum2(RowSum2 s) {
+    return warp_reduce_pair(s, [](RowSum2 a, RowSum2 b) { return sum2_combine(a, b); });
+}
+
+__device__ __forceinline__ RowSum2 block_sum2(RowSum2 s, float* scratch) {
+    return block_reduce_pair(s, scratch, RowSum2{0.0f, 0.0f}, [](RowSum2 a, RowSum2 b) { return sum2_combine(a, b); });
 }
 
 // ---- online softmax: (m, d) = (running max, Σ exp(x - m)) ---------------------
@@ -507,25 +522,13 @@ __device__ __forceinline__ OnlineMaxSum online_combine(OnlineMaxSum a, OnlineMax
 }
 
 __device__ __forceinline__ OnlineMaxSum warp_online(OnlineMaxSum s) {
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        OnlineMaxSum other{__shfl_xor_sync(0xffffffffu, s.m, offset), __shfl_xor_sync(0xffffffffu, s.d, offset)};
-        s = online_combine(s, other);
-    }
-    return s;
+    return warp_reduce_pair(s, [](OnlineMaxSum a, OnlineMaxSum b) { return online_combine(a, b); });
 }
 
 // scratch holds 64 floats.
 __device__ __forceinline__ OnlineMaxSum block_online(OnlineMaxSum s, float* scratch) {
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    s = warp_online(s);
-    __syncthreads();
-    if (lane == 0) {
-        scratch[warp] = s.m;
-        scratch[32 + warp] = s.d;
-    }
-    __syncthreads();
-    OnlineMaxSum t = lane < warps ? OnlineMaxSum{scratch[lane], scratch[32 + lane]} : OnlineMaxSum{ROW_MAX_FLOOR, 0.0f};
-    return warp_online(t);
+    return block_reduce_pair(s, scratch, OnlineMaxSum{ROW_MAX_FLOOR, 0.0f},
+                             [](OnlineMaxSum a, OnlineMaxSum b) { return online_combine(a, b); });
 }
 
 // 1/Σ, or 0 for a row whose entries are all -inf (Σ = 0): its softmax is all zeros.

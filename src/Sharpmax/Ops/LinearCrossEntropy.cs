@@ -245,16 +245,17 @@ public sealed class LinearCrossEntropy : IDisposable
         var stats = Stats(shape.N);
         _core.ComputeWeightTotals(labels, shape.N, shape.C);
         var (grid, block) = Launch(RowTiles(shape.N));
-        var common = new KernelArg[]
-        {
+        // Spans: the argument lists live on the stack, nothing is allocated per call.
+        ReadOnlySpan<KernelArg> common =
+        [
             hidden.Buffer, shape.N, shape.K, hidden.Stride, weight.Buffer, (int)layout, weight.Stride, shape.C, Pointer(bias),
             labels, o.IgnoreIndex, o.LabelSmoothing, loss, logSumExp is null ? none : logSumExp, stats, _core.Status,
-        };
-        var terms = new KernelArg[]
-        {
+        ];
+        ReadOnlySpan<KernelArg> terms =
+        [
             o.ZLossScale, o.Softcap ?? 0f, Pointer(o.ClassWeights), _core.WeightTotals, rowZLoss is null ? none : rowZLoss,
             Workspace(grid, shape.K),
-        };
+        ];
         if (inputGrad is { } g)
             Device.Launch(Device.Kernel("linear_xent_forward_input_grad_f32" + _suffix), grid, block, 0,
                 [.. common, g.GradScale, g.Count, g.DHidden.Buffer, g.DHidden.Stride, .. terms]);
