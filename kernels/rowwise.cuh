@@ -465,39 +465,37 @@ __device__ __forceinline__ RowSum2 sum2_from(double v) {
 }
 
 // ---- pairs of floats reduced over a warp and a block -----------------------------
-// Pair: an aggregate of two floats; combine(a, b) merges two of them; identity is what warps past
-// the last contribute. Every thread gets the result; scratch holds 64 floats (see block_sum).
+// Pair: an aggregate of two floats, named by the members A and B (C++11: no structured bindings in the CUDA 13
+// profile's check); combine(a, b) merges two of them; identity is what warps past the last contribute. Every
+// thread gets the result; scratch holds 64 floats (see block_sum).
 
-template <class Pair, class Combine>
+template <class Pair, float Pair::*A, float Pair::*B, class Combine>
 __device__ __forceinline__ Pair warp_reduce_pair(Pair s, Combine combine) {
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        const auto [first, second] = s;
-        s = combine(s, Pair{__shfl_xor_sync(0xffffffffu, first, offset), __shfl_xor_sync(0xffffffffu, second, offset)});
-    }
+    for (int offset = 16; offset > 0; offset >>= 1)
+        s = combine(s, Pair{__shfl_xor_sync(0xffffffffu, s.*A, offset), __shfl_xor_sync(0xffffffffu, s.*B, offset)});
     return s;
 }
 
-template <class Pair, class Combine>
+template <class Pair, float Pair::*A, float Pair::*B, class Combine>
 __device__ __forceinline__ Pair block_reduce_pair(Pair s, float* scratch, Pair identity, Combine combine) {
-    static_assert(sizeof(Pair) == 2 * sizeof(float), "a pair of floats");
     int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    s = warp_reduce_pair(s, combine);
+    s = warp_reduce_pair<Pair, A, B>(s, combine);
     __syncthreads();
     if (lane == 0) {
-        const auto [first, second] = s;
-        scratch[warp] = first;
-        scratch[32 + warp] = second;
+        scratch[warp] = s.*A;
+        scratch[32 + warp] = s.*B;
     }
     __syncthreads();
-    return warp_reduce_pair(lane < warps ? Pair{scratch[lane], scratch[32 + lane]} : identity, combine);
+    return warp_reduce_pair<Pair, A, B>(lane < warps ? Pair{scratch[lane], scratch[32 + lane]} : identity, combine);
 }
 
 __device__ __forceinline__ RowSum2 warp_sum2(RowSum2 s) {
-    return warp_reduce_pair(s, [](RowSum2 a, RowSum2 b) { return sum2_combine(a, b); });
+    return warp_reduce_pair<RowSum2, &RowSum2::hi, &RowSum2::lo>(s, [](RowSum2 a, RowSum2 b) { return sum2_combine(a, b); });
 }
 
 __device__ __forceinline__ RowSum2 block_sum2(RowSum2 s, float* scratch) {
-    return block_reduce_pair(s, scratch, RowSum2{0.0f, 0.0f}, [](RowSum2 a, RowSum2 b) { return sum2_combine(a, b); });
+    return block_reduce_pair<RowSum2, &RowSum2::hi, &RowSum2::lo>(s, scratch, RowSum2{0.0f, 0.0f},
+                                                               [](RowSum2 a, RowSum2 b) { return sum2_combine(a, b); });
 }
 
 // ---- online softmax: (m, d) = (running max, Σ exp(x - m)) ---------------------
@@ -522,13 +520,14 @@ __device__ __forceinline__ OnlineMaxSum online_combine(OnlineMaxSum a, OnlineMax
 }
 
 __device__ __forceinline__ OnlineMaxSum warp_online(OnlineMaxSum s) {
-    return warp_reduce_pair(s, [](OnlineMaxSum a, OnlineMaxSum b) { return online_combine(a, b); });
+    return warp_reduce_pair<OnlineMaxSum, &OnlineMaxSum::m, &OnlineMaxSum::d>(
+        s, [](OnlineMaxSum a, OnlineMaxSum b) { return online_combine(a, b); });
 }
 
 // scratch holds 64 floats.
 __device__ __forceinline__ OnlineMaxSum block_online(OnlineMaxSum s, float* scratch) {
-    return block_reduce_pair(s, scratch, OnlineMaxSum{ROW_MAX_FLOOR, 0.0f},
-                             [](OnlineMaxSum a, OnlineMaxSum b) { return online_combine(a, b); });
+    return block_reduce_pair<OnlineMaxSum, &OnlineMaxSum::m, &OnlineMaxSum::d>(
+        s, scratch, OnlineMaxSum{ROW_MAX_FLOOR, 0.0f}, [](OnlineMaxSum a, OnlineMaxSum b) { return online_combine(a, b); });
 }
 
 // 1/Σ, or 0 for a row whose entries are all -inf (Σ = 0): its softmax is all zeros.
