@@ -15,9 +15,10 @@
 //                         it (xent_row_f64: sums in double, the confident-correct split), with ignore_index,
 //                         smoothing ε and a mean's 1/count of valid rows (counted over all N labels); grad_scale
 //                         as there. A bad label is reported in *status and the row counts as ignored.
-//     part_dw[p·K·C + k·C + c] = Σ_{i in p} grad[i,c]·byte[i,k]   (dW of the part in W's layout, raw bytes)
+//     part_dw[p·K·C + c·K + k] = Σ_{i in p} grad[i,c]·byte[i,k]   (dW of the part in Wᵀ's layout, raw bytes: the
+//                                                                  kernels' k-contiguous sums are stored as they are)
 //     part_db[p·C + c]         = Σ_{i in p} grad[i,c]
-//   sgd_step_update_f32  each thread a contiguous run of W's elements (then of b's):
+//   sgd_step_update_f32  each thread a contiguous run of W's rows k, all C classes of each (then a run of b's):
 //     dW[k,c] = (Σ_p part_dw[p][k][c])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
 //     W -= lr·(dW + weight_decay·W), b -= lr·(db + 0·b): sgd.cu's expression, so with the same dW and db the bits
 //     of Sgd.Step; dW and db are written too.
@@ -137,7 +138,8 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block
         if (correct && row_argmax(logits + static_cast<long long>(i) * C, C) == labels[i]) atomicAdd(correct, 1);
     }
     __syncthreads();
-    // dW and db of the part: a thread per k, rows in order (a bad row's g is NaN, its bytes any readable ones).
+    // dW and db of the part: a thread per k, rows in order (a bad row's g is NaN, its bytes any readable ones);
+    // stored as Wᵀ, so the threads of a warp write consecutive k.
     float* dw = part_dw + static_cast<long long>(p) * C * K;
     for (int k = t; k < K; k += blockDim.x) {
         for (int c = 0; c < C; ++c) {
@@ -146,7 +148,7 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block
                 const unsigned char* xr = step_row(pixels, ldx, rows, index, offset, i0 + r);
                 sum += g[r][c] * static_cast<float>(xr ? xr[k] : 0);
             }
-            dw[static_cast<long long>(k) * C + c] = sum;
+            dw[static_cast<long long>(c) * K + k] = sum;
         }
     }
     if (t < C) {
@@ -164,31 +166,35 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
                         float* __restrict__ dW, float* __restrict__ db) {
     const long long threads = static_cast<long long>(gridDim.x) * blockDim.x;
     const long long t = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;
-    const long long count = static_cast<long long>(K) * C;  // floats per part, in W's layout
-    // Each thread a contiguous run of W's elements: the parts are read, and W and dW written, in order, and no two
-    // threads write one cache line (but at a run's edge).
-    const long long run = (count + threads - 1) / threads;
-    const long long first = t * run, last = min(count, (t + 1) * run);
-    // The host sums a chunk of elements part by part (each element's sum still p = 0, 1, … from +0), so the adds
-    // run as vectors, not as one chain of scalar adds per element; a GPU thread has one element or a few.
+    const long long count = static_cast<long long>(K) * C;  // floats per part, in Wᵀ's layout
+    // Each thread a contiguous run of W's rows k (so W and dW are written in order, and no two threads write one
+    // cache line but at a run's edge), class by class: the parts hold Wᵀ, so a class's run of k is contiguous in
+    // every part.
+    const int run = static_cast<int>((K + threads - 1) / threads);
+    const int first = static_cast<int>(min(static_cast<long long>(K), t * run));
+    const int last = static_cast<int>(min(static_cast<long long>(K), (t + 1) * run));
+    // The host sums a chunk of k part by part (each element's sum still p = 0, 1, … from +0), so the adds run as
+    // vectors, not as one chain of scalar adds per element; a GPU thread has one row k or a few.
 #if defined(__CUDACC__)
     constexpr int kChunk = 1;
 #else
     constexpr int kChunk = 256;
 #endif
-    for (long long e0 = first; e0 < last; e0 += kChunk) {
-        const int len = static_cast<int>(min(static_cast<long long>(kChunk), last - e0));
-        float sums[kChunk];
-        for (int j = 0; j < len; ++j) sums[j] = 0.0f;
-        for (int p = 0; p < parts; ++p)
-            for (int j = 0; j < len; ++j) sums[j] += part_dw[p * count + e0 + j];
-        for (int j = 0; j < len; ++j) {
-            const long long e = e0 + j;
-            const float g = sums[j] * scale;
-            dW[e] = g;
-            W[e] -= lr * (g + weight_decay * W[e]);
+    for (int c = 0; c < C; ++c)
+        for (int k0 = first; k0 < last; k0 += kChunk) {
+            const int len = min(kChunk, last - k0);
+            const float* column = part_dw + static_cast<long long>(c) * K + k0;
+            float sums[kChunk];
+            for (int j = 0; j < len; ++j) sums[j] = 0.0f;
+            for (int p = 0; p < parts; ++p)
+                for (int j = 0; j < len; ++j) sums[j] += column[p * count + j];
+            for (int j = 0; j < len; ++j) {
+                const long long e = static_cast<long long>(k0 + j) * C + c;
+                const float g = sums[j] * scale;
+                dW[e] = g;
+                W[e] -= lr * (g + weight_decay * W[e]);
+            }
         }
-    }
     const long long brun = (C + threads - 1) / threads;
     for (long long c = t * brun, end = min(static_cast<long long>(C), (t + 1) * brun); c < end; ++c) {
         float sum = 0.0f;
@@ -344,14 +350,9 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
     }
     if (correct && right > 0) atomicAdd(correct, right);  // an integer sum: any order gives the same count
 
-    // dW of the part along k: CT accumulators per 8 k over the part's rows in order, stored once, turned into W's
-    // layout through a small tile (the update then reads every part, and writes W, in order).
+    // dW of the part along k: CT accumulators per 8 k over the part's rows in order, each stored once, as it is
+    // (the part holds Wᵀ: a class's k are contiguous).
     float* dw = part_dw + static_cast<long long>(p) * K * C;
-    alignas(64) float tile[CT][2 * STEP_LANES];
-    auto store_rows = [&](int k0, int count) {
-        for (int l = 0; l < count; ++l)
-            for (int c = 0; c < C; ++c) dw[static_cast<long long>(k0 + l) * C + c] = tile[c][l];
-    };
     int k = 0;
     for (; k + 2 * STEP_LANES <= K8; k += 2 * STEP_LANES) {
         StepV a0[CT], a1[CT];
@@ -364,10 +365,9 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
             }
         }
         for (int c = 0; c < C; ++c) {
-            step_store(tile[c], a0[c]);
-            step_store(tile[c] + STEP_LANES, a1[c]);
+            step_store(dw + static_cast<long long>(c) * K + k, a0[c]);
+            step_store(dw + static_cast<long long>(c) * K + k + STEP_LANES, a1[c]);
         }
-        store_rows(k, 2 * STEP_LANES);
     }
     for (; k < K8; k += STEP_LANES) {
         StepV acc[CT];
@@ -376,14 +376,13 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
             const StepV v = step_load(xf[r] + k);
             for (int c = 0; c < CT; ++c) acc[c] = step_fma(acc[c], g[r][c], v);
         }
-        for (int c = 0; c < C; ++c) step_store(tile[c], acc[c]);
-        store_rows(k, STEP_LANES);
+        for (int c = 0; c < C; ++c) step_store(dw + static_cast<long long>(c) * K + k, acc[c]);
     }
     for (; k < K; ++k)
         for (int c = 0; c < C; ++c) {
             float sum = 0.0f;
             for (int r = 0; r < n; ++r) sum += g[r][c] * xf[r][k];
-            dw[static_cast<long long>(k) * C + c] = sum;
+            dw[static_cast<long long>(c) * K + k] = sum;
         }
     for (int c = 0; c < C; ++c) {
         float sum = 0.0f;

@@ -229,11 +229,12 @@ public sealed class SoftmaxRegressionStep : IDisposable
     {
         var device = Device;
         int k = weights.Rows, c = weights.Cols;
-        // On the CPU device a run per worker: ContiguousRuns would give these few thousand elements one thread, and
-        // the sum over parts is worth both cores.
+        // Each thread a run of W's rows (all C classes of each): on a GPU a thread per row; on the CPU device a run
+        // per worker (ContiguousRuns would give these few thousand elements one thread, and the sum over parts is
+        // worth both cores).
         var (grid, block) = device.Kind == DeviceKind.Cuda
-            ? ContiguousRuns.For(device, (long)k * c)
-            : ((Dim3)Math.Max(1, Math.Min(device.MultiprocessorCount, k * c)), (Dim3)1);
+            ? ContiguousRuns.For(device, k)
+            : ((Dim3)Math.Max(1, Math.Min(device.MultiprocessorCount, k)), (Dim3)1);
         EnsureParts(0, k, c);
         device.Launch(device.Kernel("sgd_step_update_f32"), grid, block, 0,
             _partWeights!, _partBias!, Parts(n), k, c, scale, learningRate, weightDecay,
