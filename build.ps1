@@ -60,12 +60,22 @@ function Build-Dotnet {
     $log | Select-String '(warning|error)(:| [A-Z]+[0-9]+)' | ForEach-Object { $_.Line } | Write-Host
 }
 
+# The CLI and the bench run from a ReadyToRun publish (framework-dependent, for this machine's runtime), as in
+# build.sh: compiled ahead of time, a run does not spend its start and first epoch in the JIT. Tests use bin/.
+function Publish-ReadyToRun([string]$Project, [string]$Out) {
+    Say "publishing $([IO.Path]::GetFileNameWithoutExtension($Project)) ReadyToRun to $Out"
+    $ErrorActionPreference = "Continue"
+    $log = @(dotnet publish $Project -c Release --use-current-runtime --self-contained false -p:PublishReadyToRun=true -o $Out -v quiet -nologo 2>&1 | ForEach-Object { "$_" })
+    if ($LASTEXITCODE -ne 0) { $log | Write-Host; throw "publishing $Project failed" }
+}
+
 switch ($Command) {
     "build" { Install-Dependencies $true; Build-Native; Build-Dotnet }
     { $_ -in "train", "run" } {
-        Install-Dependencies $false; Build-Native; Build-Dotnet
+        Install-Dependencies $false; Build-Native
+        Publish-ReadyToRun "$Root/src/Sharpmax.Cli/Sharpmax.Cli.csproj" "$Root/build/publish/cli"
         $cliArgs = if ($Command -eq "train") { @("train") + $Rest } else { $Rest }
-        dotnet "$Root/src/Sharpmax.Cli/bin/Release/net10.0/Sharpmax.Cli.dll" @cliArgs
+        dotnet "$Root/build/publish/cli/Sharpmax.Cli.dll" @cliArgs
         exit $LASTEXITCODE
     }
     "test" {
@@ -84,10 +94,8 @@ switch ($Command) {
     }
     "bench" {
         Install-Dependencies $false; Build-Native
-        Say "building the benchmark harness"
-        dotnet build "$Root/bench/Sharpmax.Bench" -c Release -v quiet -nologo
-        if ($LASTEXITCODE -ne 0) { throw "benchmark build failed" }
-        dotnet "$Root/bench/Sharpmax.Bench/bin/Release/net10.0/Sharpmax.Bench.dll" @Rest
+        Publish-ReadyToRun "$Root/bench/Sharpmax.Bench/Sharpmax.Bench.csproj" "$Root/build/publish/bench"
+        dotnet "$Root/build/publish/bench/Sharpmax.Bench.dll" @Rest
         exit $LASTEXITCODE
     }
     default { [Console]::Error.WriteLine("usage: .\build.ps1 [build|train|test|bench|run] [args...]"); exit 2 }

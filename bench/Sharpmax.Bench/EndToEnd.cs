@@ -72,7 +72,7 @@ internal static class EndToEnd
             }
             double seconds = clock.Elapsed.TotalSeconds;
             return new EndToEndResult(job, name, seconds, last!.TestAccuracy, string.Create(CultureInfo.InvariantCulture,
-                $"in-process trainer, fused cross-entropy, {device.Name}; training passes {trainingSeconds:F2} s, evaluation and the rest {seconds - trainingSeconds:F2} s; first epoch (JIT included) {firstEpochSeconds:F2} s"));
+                $"in-process trainer, fused cross-entropy, {device.Name}; training passes {trainingSeconds:F2} s, evaluation and the rest {seconds - trainingSeconds:F2} s; first epoch (start-up included: code not compiled ahead of time is JIT-compiled there) {firstEpochSeconds:F2} s"));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
