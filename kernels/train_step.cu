@@ -19,7 +19,7 @@
 //                                                                  kernels' k-contiguous sums are stored as they are)
 //     part_db[p·C + c]         = Σ_{i in p} grad[i,c]
 //   sgd_step_update_f32  each thread a contiguous run of W's rows k, all C classes of each (then a run of b's):
-//     dW[k,c] = (Σ_p part_dw[p][k][c])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
+//     dW[k,c] = (Σ_p part_dw[p][c][k])·scale, db[c] = Σ_p part_db[p][c], p = 0, 1, … from +0
 //     W -= lr·(dW + weight_decay·W), b -= lr·(db + 0·b): sgd.cu's expression, so with the same dW and db the bits
 //     of Sgd.Step; dW and db are written too.
 //     *correct += #{ i : argmax_c logits[i,c] == labels[i] } (argmax.cuh, as accuracy_forward_f32 counts), when
