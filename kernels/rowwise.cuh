@@ -73,32 +73,44 @@ __device__ __forceinline__ float row_exp(float x) { return expf(x); }
 // row_exp_sub): lo joins the reduced argument, so it costs no second rounding. The pieces: exp(x + lo) =
 // (head + tail)·scale, head = 1 + rh rounded (exact sum with part of tail), scale = 2^n; row_exp_hl_f64 adds them in
 // double instead, a result within 0.21 ulp (of float) of exp, which the _row kernel's double row sums use.
-struct RowExpPieces {
-    float head, tail, scale;
+template <typename F>
+struct RowExpPiecesOf {
+    F head, tail, scale;
 };
+using RowExpPieces = RowExpPiecesOf<float>;
 
-inline RowExpPieces row_exp_pieces(float x, float lo) {
-    float t = x * 1.44269504088896341f + 12582912.0f;
-    float n = t - 12582912.0f;
-    float rh = x - n * 0.693359375f;  // exact
-    float rl = n * -2.12194440e-4f;   // r = rh - rl; ln2 = 0.693359375 - 2.12194440e-4
-    float r = (rh - rl) + lo;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
+// Bits of a float (or of a GCC vector of floats) as U, and back: memcpy, which is a bit cast for both (a cast of a
+// scalar would convert its value).
+template <typename To, typename From>
+inline To row_bits_as(From from) {
+    static_assert(sizeof(To) == sizeof(From), "a bit cast keeps the size");
+    To to;
+    std::memcpy(&to, &from, sizeof to);
+    return to;
+}
+
+// F is float (U std::uint32_t) or a GCC vector of floats (U the matching vector of uint32): one definition for the
+// scalar row_exp and for the row loops' vector form (row_exp_sub_lanes2), so both give the same bits by construction.
+template <typename F, typename U>
+inline RowExpPiecesOf<F> row_exp_pieces_of(F x, F lo) {
+    F t = x * 1.44269504088896341f + 12582912.0f;
+    F n = t - 12582912.0f;
+    F rh = x - n * 0.693359375f;  // exact
+    F rl = n * -2.12194440e-4f;   // r = rh - rl; ln2 = 0.693359375 - 2.12194440e-4
+    F r = (rh - rl) + lo;
+    F p = r * 1.9875691500e-4f + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
-    float c = p * (r * r);            // exp(r) - 1 - r
-    float one_rh = 1.0f + rh;
-    float one_rh_err = (1.0f - one_rh) + rh;  // exact: 1 + rh = one_rh + one_rh_err
-    std::uint32_t t_bits;
-    std::memcpy(&t_bits, &t, 4);
-    std::uint32_t scale_bits = (t_bits - 0x4B400000u + 127u) << 23;
-    float scale;
-    std::memcpy(&scale, &scale_bits, 4);
-    return {one_rh, ((one_rh_err - rl) + lo) + c, scale};
+    F c = p * (r * r);            // exp(r) - 1 - r
+    F one_rh = 1.0f + rh;
+    F one_rh_err = (1.0f - one_rh) + rh;  // exact: 1 + rh = one_rh + one_rh_err
+    U scale_bits = (row_bits_as<U>(t) - 0x4B400000u + 127u) << 23;
+    return {one_rh, ((one_rh_err - rl) + lo) + c, row_bits_as<F>(scale_bits)};
 }
+
+inline RowExpPieces row_exp_pieces(float x, float lo) { return row_exp_pieces_of<float, std::uint32_t>(x, lo); }
 
 inline float row_exp_hl(float x, float lo) {
     RowExpPieces q = row_exp_pieces(x, lo);
@@ -170,9 +182,10 @@ __device__ __forceinline__ double row_exp_hl_f64(float x, float lo) {
 #endif
 
 // The rounding error of d = x - m, exact (Knuth's TwoSum, no branch): x - m = d + row_sub_err(x, m, d).
-__device__ __forceinline__ float row_sub_err(float x, float m, float d) {
-    float m_part = d - x;
-    float x_part = d - m_part;
+template <typename F>
+__device__ __forceinline__ F row_sub_err(F x, F m, F d) {
+    F m_part = d - x;
+    F x_part = d - m_part;
     return (x - x_part) + (-m - m_part);
 }
 
@@ -357,34 +370,18 @@ __device__ __forceinline__ double row_exp_sum_of_except_f64(int C, Term term, fl
 typedef float row_lanes2_f32 __attribute__((vector_size(8 * ROW_LANES)));
 typedef std::uint32_t row_lanes2_u32 __attribute__((vector_size(8 * ROW_LANES)));
 
-// e[i] = row_exp_sub(x[i], m) for 2·ROW_LANES floats, as one GCC vector: row_sub_err's and row_exp_hl's operations
-// in the same order, so bitwise the scalar results. Each exp is a chain of ~25 dependent operations; as scalar code
-// GCC made one 8-float vector a step and kept the lanes on the stack, and the core's scheduler then held little more
-// than one step's chain, so the loop ran at its latency. Two vectors' worth a step run 1.35x faster in cache (and
+// e[i] = row_exp_sub(x[i], m) for 2·ROW_LANES floats, as one GCC vector: row_sub_err and row_exp_pieces_of on
+// vectors, and row_exp_hl's mask, so bitwise the scalar results. Each exp is a chain of ~25 dependent operations;
+// as scalar code GCC made one 8-float vector a step and kept the lanes on the stack, and the core's scheduler then
+// held little more than one step's chain, so the loop ran at its latency. Two vectors' worth a step run 1.35x faster in cache (and
 // 32 floats a step spill).
 __device__ __forceinline__ void row_exp_sub_lanes2(const float* x, float m, float* e) {
     row_lanes2_f32 xv;
     std::memcpy(&xv, x, sizeof xv);
     row_lanes2_f32 mv = m - row_lanes2_f32{};
     row_lanes2_f32 d = xv - mv;
-    row_lanes2_f32 m_part = d - xv;
-    row_lanes2_f32 x_part = d - m_part;
-    row_lanes2_f32 lo = (xv - x_part) + (-mv - m_part);
-    row_lanes2_f32 t = d * 1.44269504088896341f + 12582912.0f;
-    row_lanes2_f32 n = t - 12582912.0f;
-    row_lanes2_f32 rh = d - n * 0.693359375f;
-    row_lanes2_f32 rl = n * -2.12194440e-4f;
-    row_lanes2_f32 r = (rh - rl) + lo;
-    row_lanes2_f32 p = r * 1.9875691500e-4f + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    row_lanes2_f32 c = p * (r * r);
-    row_lanes2_f32 one_rh = 1.0f + rh;
-    row_lanes2_f32 one_rh_err = (1.0f - one_rh) + rh;
-    row_lanes2_u32 scale_bits = ((row_lanes2_u32)t - 0x4B400000u + 127u) << 23;
-    row_lanes2_f32 result = (one_rh + (((one_rh_err - rl) + lo) + c)) * (row_lanes2_f32)scale_bits;
+    RowExpPiecesOf<row_lanes2_f32> q = row_exp_pieces_of<row_lanes2_f32, row_lanes2_u32>(d, row_sub_err(xv, mv, d));
+    row_lanes2_f32 result = (q.head + q.tail) * q.scale;
     row_lanes2_u32 keep = (row_lanes2_u32)(d < -87.33654f) ^ 0xFFFFFFFFu;  // all ones where d >= -87.33654, or NaN
     row_lanes2_u32 bits = (row_lanes2_u32)result & keep;
     std::memcpy(e, &bits, sizeof bits);
