@@ -82,7 +82,7 @@ using RowExpPieces = RowExpPiecesOf<float>;
 // Bits of a float (or of a GCC vector of floats) as U, and back: memcpy, which is a bit cast for both (a cast of a
 // scalar would convert its value).
 template <typename To, typename From>
-inline To row_bits_as(From from) {
+__device__ __forceinline__ To row_bits_as(From from) {
     static_assert(sizeof(To) == sizeof(From), "a bit cast keeps the size");
     To to;
     std::memcpy(&to, &from, sizeof to);
@@ -90,9 +90,12 @@ inline To row_bits_as(From from) {
 }
 
 // F is float (U std::uint32_t) or a GCC vector of floats (U the matching vector of uint32): one definition for the
-// scalar row_exp and for the row loops' vector form (row_exp_sub_lanes2), so both give the same bits by construction.
+// scalar row_exp and for the row loops' vector forms (row_exp_sub_lanes2, xent_row_sums_f64_lanes), so both give the
+// same bits by construction. Always inlined, as the rest of the exp: an out-of-line copy is compiled for the
+// baseline x86-64, and a caller in an AVX clone would pass it the vectors in other registers (the ABI that -Wpsabi
+// warns of) and round without the clone's FMA contraction.
 template <typename F, typename U>
-inline RowExpPiecesOf<F> row_exp_pieces_of(F x, F lo) {
+__device__ __forceinline__ RowExpPiecesOf<F> row_exp_pieces_of(F x, F lo) {
     F t = x * 1.44269504088896341f + 12582912.0f;
     F n = t - 12582912.0f;
     F rh = x - n * 0.693359375f;  // exact
@@ -110,9 +113,9 @@ inline RowExpPiecesOf<F> row_exp_pieces_of(F x, F lo) {
     return {one_rh, ((one_rh_err - rl) + lo) + c, row_bits_as<F>(scale_bits)};
 }
 
-inline RowExpPieces row_exp_pieces(float x, float lo) { return row_exp_pieces_of<float, std::uint32_t>(x, lo); }
+__device__ __forceinline__ RowExpPieces row_exp_pieces(float x, float lo) { return row_exp_pieces_of<float, std::uint32_t>(x, lo); }
 
-inline float row_exp_hl(float x, float lo) {
+__device__ __forceinline__ float row_exp_hl(float x, float lo) {
     RowExpPieces q = row_exp_pieces(x, lo);
     float result = (q.head + q.tail) * q.scale;
     std::uint32_t bits;
@@ -122,7 +125,7 @@ inline float row_exp_hl(float x, float lo) {
     return result;
 }
 
-inline double row_exp_hl_f64(float x, float lo) {
+__device__ __forceinline__ double row_exp_hl_f64(float x, float lo) {
     RowExpPieces q = row_exp_pieces(x, lo);
     double result = (static_cast<double>(q.head) + static_cast<double>(q.tail)) * static_cast<double>(q.scale);
     std::uint64_t bits;
@@ -133,7 +136,7 @@ inline double row_exp_hl_f64(float x, float lo) {
 }
 
 // x + -0.0f is x for every x (signed zeros included), so the compiler drops the lo terms.
-inline float row_exp(float x) { return row_exp_hl(x, -0.0f); }
+__device__ __forceinline__ float row_exp(float x) { return row_exp_hl(x, -0.0f); }
 
 #endif
 

@@ -73,21 +73,28 @@ __device__ __forceinline__ bool step_label_valid(int y, int C, int ignore_index)
     return y != ignore_index && y >= 0 && y < C;
 }
 
-// Row i's cross-entropy from its logits xr into loss[i] and gr (C floats), as the _row kernel computes it;
-// grad[i] gets a copy when asked. A row of NaN pixels (bad) makes gr NaN after the copy: its bytes are
-// unknown, so its share of dW and db is too (the unfused chain's NaN·g).
+// Row i's cross-entropy from its sums (xent_row_sums_f64) and logits xr into loss[i] and gr (C floats), as the _row
+// kernel computes it; grad[i] gets a copy when asked. A row of NaN pixels (bad) makes gr NaN after the copy: its
+// bytes are unknown, so its share of dW and db is too (the unfused chain's NaN·g).
+__device__ __forceinline__ void step_row_xent_from(const XentRowSums& sums, const float* xr, float* gr, int i, int C,
+                                                   int label, bool used, float smoothing, float grad_scale,
+                                                   const int* valid_count, float* loss, float* grad, bool bad) {
+    xent_row_f64_from<false>(sums, xr, gr, i, C, label, used, smoothing, loss, nullptr, grad_scale, valid_count,
+                             XentTerms{0.0f, 0.0f, nullptr, nullptr, nullptr});
+    if (grad)
+        for (int c = 0; c < C; ++c) grad[static_cast<long long>(i) * C + c] = gr[c];
+    if (bad)
+        for (int c = 0; c < C; ++c) gr[c] = step_nan();
+}
+
 __device__ __forceinline__ void step_row_xent(const float* xr, float* gr, int i, int C, const int* labels,
                                               int ignore_index, float smoothing, float grad_scale,
                                               const int* valid_count, float* loss, float* grad,
                                               unsigned long long* status, bool bad) {
     const int label = labels[i];
     const bool used = label_in_use(label, C, ignore_index, i, status, true);
-    xent_row_f64<false>(xr, gr, i, C, label, used, smoothing, loss, nullptr, grad_scale, valid_count,
-                        XentTerms{0.0f, 0.0f, nullptr, nullptr, nullptr});
-    if (grad)
-        for (int c = 0; c < C; ++c) grad[static_cast<long long>(i) * C + c] = gr[c];
-    if (bad)
-        for (int c = 0; c < C; ++c) gr[c] = step_nan();
+    step_row_xent_from(xent_row_sums_f64<false>(xr, gr, C, label, used, 0.0f), xr, gr, i, C, label, used, smoothing,
+                       grad_scale, valid_count, loss, grad, bad);
 }
 
 }  // namespace
@@ -160,6 +167,49 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(STEP_THREADS) xent_step_u8_block
 
 // ---- the update: sum the parts, SGD ---------------------------------------------
 
+#if !defined(__CUDACC__)
+#if defined(__x86_64__) && defined(__ELF__) && defined(__GNUC__) && !defined(__clang__)
+// The x86-64 levels as the row kernels have them, with no FMA contraction, so that every clone rounds as the
+// baseline one does (and as sgd.cu's update).
+#define STEP_UPDATE_CLONES \
+    __attribute__((noinline, target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), optimize("fp-contract=off")))
+#else
+#define STEP_UPDATE_CLONES
+#endif
+
+// The host's update of W's rows [first, last): a tile of 16 rows k is summed part by part, class by class, from
+// the parts' Wᵀ columns (each element's sum still p = 0, 1, … from +0), turned into W's layout in a local tile,
+// and then W and dW are walked in order, as vectors (class by class they would be strided, ten passes over both).
+namespace {
+STEP_UPDATE_CLONES void step_update_rows(const float* __restrict__ part_dw, int parts, int K, int C, int first,
+                                         int last, float scale, float lr, float weight_decay, float* __restrict__ W,
+                                         float* __restrict__ dW) {
+    constexpr int kTile = 16;
+    const long long count = static_cast<long long>(K) * C;
+    for (int k0 = first; k0 < last; k0 += kTile) {
+        const int len = min(kTile, last - k0);
+        float sums[STEP_MAX_C][kTile];
+        for (int c = 0; c < C; ++c) {
+            const float* column = part_dw + static_cast<long long>(c) * K + k0;
+            for (int j = 0; j < kTile; ++j) sums[c][j] = 0.0f;
+            for (int p = 0; p < parts; ++p)
+                for (int j = 0; j < len; ++j) sums[c][j] += column[p * count + j];
+        }
+        float tile[kTile * STEP_MAX_C];
+        for (int j = 0; j < len; ++j)
+            for (int c = 0; c < C; ++c) tile[j * C + c] = sums[c][j];
+        float* w = W + static_cast<long long>(k0) * C;
+        float* dw = dW + static_cast<long long>(k0) * C;
+        for (int e = 0; e < len * C; ++e) {
+            const float g = tile[e] * scale;
+            dw[e] = g;
+            w[e] -= lr * (g + weight_decay * w[e]);
+        }
+    }
+}
+}  // namespace
+#endif
+
 extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
     sgd_step_update_f32(const float* __restrict__ part_dw, const float* __restrict__ part_db, int parts, int K, int C,
                         float scale, float lr, float weight_decay, float* __restrict__ W, float* __restrict__ b,
@@ -173,28 +223,34 @@ extern "C" __global__ void SHARPMAX_MAX_THREADS(1024)
     const int run = static_cast<int>((K + threads - 1) / threads);
     const int first = static_cast<int>(min(static_cast<long long>(K), t * run));
     const int last = static_cast<int>(min(static_cast<long long>(K), (t + 1) * run));
-    // The host sums a chunk of k part by part (each element's sum still p = 0, 1, … from +0), so the adds run as
-    // vectors, not as one chain of scalar adds per element; a GPU thread has one row k or a few.
-#if defined(__CUDACC__)
-    constexpr int kChunk = 1;
-#else
-    constexpr int kChunk = 256;
+#if !defined(__CUDACC__)
+    if (C <= STEP_MAX_C)
+        step_update_rows(part_dw, parts, K, C, first, last, scale, lr, weight_decay, W, dW);
+    else
 #endif
-    for (int c = 0; c < C; ++c)
-        for (int k0 = first; k0 < last; k0 += kChunk) {
-            const int len = min(kChunk, last - k0);
-            const float* column = part_dw + static_cast<long long>(c) * K + k0;
-            float sums[kChunk];
-            for (int j = 0; j < len; ++j) sums[j] = 0.0f;
-            for (int p = 0; p < parts; ++p)
-                for (int j = 0; j < len; ++j) sums[j] += column[p * count + j];
-            for (int j = 0; j < len; ++j) {
-                const long long e = static_cast<long long>(k0 + j) * C + c;
-                const float g = sums[j] * scale;
-                dW[e] = g;
-                W[e] -= lr * (g + weight_decay * W[e]);
+    {
+        // Class by class, each thread's run of k (on a GPU a row k or a few; on the host only past STEP_MAX_C).
+#if defined(__CUDACC__)
+        constexpr int kChunk = 1;
+#else
+        constexpr int kChunk = 256;
+#endif
+        for (int c = 0; c < C; ++c)
+            for (int k0 = first; k0 < last; k0 += kChunk) {
+                const int len = min(kChunk, last - k0);
+                const float* column = part_dw + static_cast<long long>(c) * K + k0;
+                float sums[kChunk];
+                for (int j = 0; j < len; ++j) sums[j] = 0.0f;
+                for (int p = 0; p < parts; ++p)
+                    for (int j = 0; j < len; ++j) sums[j] += column[p * count + j];
+                for (int j = 0; j < len; ++j) {
+                    const long long e = static_cast<long long>(k0 + j) * C + c;
+                    const float g = sums[j] * scale;
+                    dW[e] = g;
+                    W[e] -= lr * (g + weight_decay * W[e]);
+                }
             }
-        }
+    }
     const long long brun = (C + threads - 1) / threads;
     for (long long c = t * brun, end = min(static_cast<long long>(C), (t + 1) * brun); c < end; ++c) {
         float sum = 0.0f;
@@ -222,6 +278,18 @@ constexpr int STEP_LANES = 8;
 // L1 cache and evict each other.
 constexpr int STEP_ROW_FLOATS = STEP_MAX_K + 16;
 constexpr int STEP_PREFETCH_ROWS = 4;  // rows ahead: a row's widening is far shorter than a miss
+
+// Asks for part p's rows (their bytes) in L2; the part's widening then finds them there.
+__device__ __forceinline__ void step_prefetch_rows(const unsigned char* pixels, int ldx, int rows, const int* index,
+                                                   int offset, int N, int K, int p) {
+#if defined(__GNUC__) || defined(__clang__)
+    for (int i = p * STEP_PART_ROWS, end = min(N, i + STEP_PART_ROWS); i < end; ++i)
+        if (const unsigned char* row = step_row(pixels, ldx, rows, index, offset, i))
+            for (int k = 0; k < K; k += 64) __builtin_prefetch(row + k, 0, 2);
+#else
+    (void)pixels, (void)ldx, (void)rows, (void)index, (void)offset, (void)N, (void)K, (void)p;
+#endif
+}
 
 // Eight float lanes: one ymm register on GCC/Clang hosts, a plain array elsewhere.
 #if defined(__GNUC__) || defined(__clang__)
@@ -313,40 +381,72 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
     // Logits and the cross-entropy, StepBlock<CT>::rows rows at a time, their classes in groups of
     // StepBlock<CT>::classes: each load of the rows or of Wᵀ feeds several FMAs.
     constexpr int RB = StepBlock<CT>::rows, CB = StepBlock<CT>::classes;
-    int right = 0;  // rows whose argmax is their label
-    for (int r0 = 0; r0 < n; r0 += RB) {
-        const float* xs[RB];
-        for (int q = 0; q < RB; ++q) xs[q] = xf[min(r0 + q, n - 1)];  // past the part: its last row again, unused
-        float sums[RB][CT];
-        for (int c0 = 0; c0 < CT; c0 += CB) {
+    static_assert(STEP_PART_ROWS % RB == 0, "a part's row blocks stay inside its sums");
+    float sums[STEP_PART_ROWS][CT];
+    for (int c0 = 0; c0 < CT; c0 += CB)
+        for (int r0 = 0; r0 < n; r0 += RB) {
+            int xs[RB];
+            for (int q = 0; q < RB; ++q) xs[q] = min(r0 + q, n - 1);  // past the part: its last row again, unused
             StepV acc[RB][CB];
             for (int q = 0; q < RB; ++q)
                 for (int j = 0; j < CB; ++j) acc[q][j] = step_zero();
             for (int k = 0; k < K8; k += STEP_LANES) {
                 StepV v[RB];
-                for (int q = 0; q < RB; ++q) v[q] = step_load(xs[q] + k);
+                for (int q = 0; q < RB; ++q) v[q] = step_load(xf[xs[q]] + k);
                 for (int j = 0; j < CB; ++j) {
                     const StepV w = step_load(wt[c0 + j] + k);
                     for (int q = 0; q < RB; ++q) acc[q][j] = step_fma(acc[q][j], v[q], w);
                 }
             }
             for (int q = 0; q < RB; ++q)
-                for (int j = 0; j < CB; ++j) sums[q][c0 + j] = step_hsum(acc[q][j]);  // the lanes in a fixed tree
+                for (int j = 0; j < CB; ++j) sums[r0 + q][c0 + j] = step_hsum(acc[q][j]);  // the lanes in a fixed tree
         }
-        // Each row's logits (the k tail in order), then its cross-entropy.
-        for (int q = 0; q < min(RB, n - r0); ++q) {
-            const int rq = r0 + q, i = i0 + rq;
-            float* lr_ = logits + static_cast<long long>(i) * C;
-            for (int c = 0; c < C; ++c) {
-                float sum = sums[q][c];
-                for (int k = K8; k < K; ++k) sum += xf[rq][k] * wt[c][k];
-                lr_[c] = bad[rq] ? step_nan() : fmaf(sum, scale, b ? b[c] : 0.0f);
+    // Each row's logits (the k tail in order), then its cross-entropy; where C is CT, the sums of ROW_LANES rows at a
+    // time (xent_row_sums_f64_lanes: the same bits).
+    int right = 0;  // rows whose argmax is their label
+    auto row_logits = [&](int rq) {
+        float* lr_ = logits + static_cast<long long>(i0 + rq) * C;
+        for (int c = 0; c < C; ++c) {
+            float sum = sums[rq][c];
+            for (int k = K8; k < K; ++k) sum += xf[rq][k] * wt[c][k];
+            lr_[c] = bad[rq] ? step_nan() : fmaf(sum, scale, b ? b[c] : 0.0f);
+        }
+        return lr_;
+    };
+    int rq = 0;
+#if defined(__GNUC__) || defined(__clang__)
+    // Every row of the part through the same sums (a short last group padded with copies of its first row, unused),
+    // so that a row's results do not depend on where it falls in the batch.
+    if (C == CT)
+        for (; rq < n; rq += ROW_LANES) {
+            const int rows_here = min(ROW_LANES, n - rq);
+            int label[ROW_LANES];
+            bool used[ROW_LANES];
+            alignas(64) float x8[ROW_LANES][CT], e8[ROW_LANES][CT];
+            for (int q = 0; q < ROW_LANES; ++q) {
+                const bool real = q < rows_here;
+                const float* lr_ = real ? row_logits(rq + q) : x8[0];
+                for (int c = 0; c < CT; ++c) x8[q][c] = lr_[c];
+                label[q] = real ? labels[i0 + rq + q] : ignore_index;
+                used[q] = real && label_in_use(label[q], C, ignore_index, i0 + rq + q, status, true);
             }
-            step_row_xent(lr_, g[rq], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss,
-                          grad, status, bad[rq]);
-            for (int c = C; c < CT; ++c) g[rq][c] = 0.0f;
-            right += row_argmax(lr_, C) == labels[i];
+            XentRowSums sums8[ROW_LANES];
+            xent_row_sums_f64_lanes<CT, CT>(x8[0], label, used, e8, sums8);
+            for (int q = 0; q < rows_here; ++q) {
+                for (int c = 0; c < CT; ++c) g[rq + q][c] = e8[q][c];
+                step_row_xent_from(sums8[q], x8[q], g[rq + q], i0 + rq + q, CT, label[q], used[q], smoothing,
+                                   grad_scale, mean ? count : nullptr, loss, grad, bad[rq + q]);
+                right += row_argmax(x8[q], CT) == label[q];
+            }
         }
+#endif
+    for (; rq < n; ++rq) {  // C < CT, or a host compiler without GCC vectors
+        const int i = i0 + rq;
+        float* lr_ = row_logits(rq);
+        step_row_xent(lr_, g[rq], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss,
+                      grad, status, bad[rq]);
+        for (int c = C; c < CT; ++c) g[rq][c] = 0.0f;
+        right += row_argmax(lr_, C) == labels[i];
     }
     if (correct && right > 0) atomicAdd(correct, right);  // an integer sum: any order gives the same count
 
@@ -402,6 +502,10 @@ __device__ __forceinline__ void step_simd(STEP_PARAMS) {
     const int first = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
     const int stride = static_cast<int>(gridDim.x * blockDim.x);
     if (first >= parts) return;
+    // The gathered rows are random rows of the set, mostly not in cache: ask for all of this block's at once, while
+    // it forms Wᵀ, so that their misses overlap (a part's widening alone would wait on each row in turn).
+    for (int p = first; p < parts; p += stride)
+        step_prefetch_rows(pixels, ldx, rows, index, offset, N, K, p);
     int count = 0;
     for (int r = 0; r < N; ++r) count += step_label_valid(labels[r], C, ignore_index);
     alignas(64) float wt[CT][STEP_ROW_FLOATS];

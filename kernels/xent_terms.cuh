@@ -334,20 +334,33 @@ __device__ __forceinline__ XentGradEntry xent_grad_entry(const XentGradF64& g, i
     return XentGradEntry{g, k_hi, k_lo, static_cast<float>(g.off_s), label_g, label};
 }
 
-// One row of the fused cross-entropy with its sums, row loss and gradient factors in double (the CPU device's
-// _row kernel; train_step.cu's rows): the loss into loss[r], the lse into lse[r] when lse is not null, the
-// gradient into gr (C floats, holding exp(x - m) until scaled) when gr is not null. gr must be null with a
-// softcap (its gradient is xent_row_capped_grad's). used: label_in_use's answer for the row.
+// A row's sums for xent_row_f64: the max m, rest = Σ_{c != label} exp(x_c - m) in double (every column when the
+// row is not used) and e_label = exp(x_label - m) (0 when not used); gr, when not null, receives exp(x - m).
+struct XentRowSums {
+    float m;
+    double rest, e_label;
+};
+
 template <bool CAP>
-__device__ __forceinline__ void xent_row_f64(const float* xr, float* gr, int r, int C, int label, bool used,
-                                             float smoothing, float* loss, float* lse, float grad_scale,
-                                             const int* valid_count, const XentTerms& t) {
-    float cap = t.cap;
+__device__ __forceinline__ XentRowSums xent_row_sums_f64(const float* xr, float* gr, int C, int label, bool used,
+                                                         float cap) {
     auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
     float m = CAP ? row_max_of(C, xt) : row_max(xr, C);
     // gr holds exp(x - m) until scaled below; the label's term is summed apart (xent_log_sum)
     double rest = row_exp_sum_of_except_f64(C, xt, m, used ? gr : nullptr, used ? label : -1);
     double e_label = used ? row_exp_sub_f64(xt(label), m) : 0.0;
+    return {m, rest, e_label};
+}
+
+// The rest of xent_row_f64 from the row's sums (train_step.cu's CPU kernel forms the sums of eight rows at once).
+template <bool CAP>
+__device__ __forceinline__ void xent_row_f64_from(const XentRowSums& sums, const float* xr, float* gr, int r, int C,
+                                                  int label, bool used, float smoothing, float* loss, float* lse,
+                                                  float grad_scale, const int* valid_count, const XentTerms& t) {
+    float cap = t.cap;
+    auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
+    const float m = sums.m;
+    const double rest = sums.rest, e_label = sums.e_label;
     double s = rest + e_label;
     double log_s = xent_log_sum_f64(rest, e_label);
     if (lse) lse[r] = static_cast<float>(m + log_s);
@@ -375,3 +388,92 @@ __device__ __forceinline__ void xent_row_f64(const float* xr, float* gr, int r, 
         for (int c = 0; c < C; ++c) gr[c] = g.template at<false>(gr[c], c);
     gr[label] = g.label(e_y, label);
 }
+
+// One row of the fused cross-entropy with its sums, row loss and gradient factors in double (the CPU device's
+// _row kernel; train_step.cu's rows): the loss into loss[r], the lse into lse[r] when lse is not null, the
+// gradient into gr (C floats, holding exp(x - m) until scaled) when gr is not null. gr must be null with a
+// softcap (its gradient is xent_row_capped_grad's). used: label_in_use's answer for the row.
+template <bool CAP>
+__device__ __forceinline__ void xent_row_f64(const float* xr, float* gr, int r, int C, int label, bool used,
+                                             float smoothing, float* loss, float* lse, float grad_scale,
+                                             const int* valid_count, const XentTerms& t) {
+    xent_row_f64_from<CAP>(xent_row_sums_f64<CAP>(xr, gr, C, label, used, t.cap), xr, gr, r, C, label, used, smoothing,
+                           loss, lse, grad_scale, valid_count, t);
+}
+
+#if !defined(__CUDACC__) && defined(__GNUC__)
+typedef std::uint32_t row_lanes_u32 __attribute__((vector_size(4 * ROW_LANES)));
+typedef std::int32_t row_lanes_i32 __attribute__((vector_size(4 * ROW_LANES)));
+typedef double row_lanes_f64 __attribute__((vector_size(8 * ROW_LANES)));
+typedef std::int64_t row_lanes_i64 __attribute__((vector_size(8 * ROW_LANES)));
+
+// Column col of ROW_LANES rows: exp(x - m) as row_exp_sub_f64 gives it, stored (as float) into gr[l][col] and, where
+// col is the row's label (skip), kept in e_label; the value summed is 0 there.
+template <int GS>
+__device__ __forceinline__ row_lanes_f64 xent_lanes_exp_term(row_lanes_f32 x, row_lanes_f32 m, int col, row_lanes_i32 skip,
+                                                          float (*gr)[GS], row_lanes_f64& e_label) {
+    const row_lanes_f32 d = x - m;
+    const RowExpPiecesOf<row_lanes_f32> q = row_exp_pieces_of<row_lanes_f32, row_lanes_u32>(d, row_sub_err(x, m, d));
+    const row_lanes_f64 v =
+        (__builtin_convertvector(q.head, row_lanes_f64) + __builtin_convertvector(q.tail, row_lanes_f64)) *
+        __builtin_convertvector(q.scale, row_lanes_f64);
+    const row_lanes_i64 keep = ~__builtin_convertvector(d < -87.33654f, row_lanes_i64);  // row_exp_hl_f64's mask
+    const row_lanes_f64 e = (row_lanes_f64)((row_lanes_i64)v & keep);
+    for (int l = 0; l < ROW_LANES; ++l) gr[l][col] = static_cast<float>(e[l]);
+    const row_lanes_i64 is_label = __builtin_convertvector(col == skip, row_lanes_i64);
+    e_label = (row_lanes_f64)(((row_lanes_i64)e & is_label) | ((row_lanes_i64)e_label & ~is_label));
+    return e * __builtin_convertvector(-(col != skip), row_lanes_f64);
+}
+
+// xent_row_sums_f64 (no softcap) of ROW_LANES rows at once, a row per lane: row_max, row_exp_sub_f64 and
+// row_sum_f64's order, each operation on the rows' values side by side, so each lane gets the bits its row alone
+// would (runtime/tests/row_lanes_tests.cpp checks that at each SIMD level). For a short row (C = 10) one row's sums
+// are a chain of dependent steps (the max, ~25 operations of exp, the double sum) over a few values; rows side by
+// side fill the vector units instead of waiting on the chain (train_step.cu's CPU kernel). lr: the rows' logits,
+// row-major, C each; gr[l]: row l's exp(x - m) (an unused row's too, which xent_row_f64_from zeroes).
+template <int C, int GS>
+__device__ __forceinline__ void xent_row_sums_f64_lanes(const float* lr, const int* label, const bool* used,
+                                                        float (*gr)[GS], XentRowSums* out) {
+    row_lanes_f32 x[C];
+    for (int c = 0; c < C; ++c) {
+        float column[ROW_LANES];
+        for (int l = 0; l < ROW_LANES; ++l) column[l] = lr[l * C + c];
+        std::memcpy(&x[c], column, sizeof column);
+    }
+    // row_max
+    row_lanes_f32 acc[ROW_LANES];
+    for (int j = 0; j < ROW_LANES; ++j) acc[j] = ROW_MAX_FLOOR - row_lanes_f32{};
+    int c = 0;
+    for (; c + ROW_LANES <= C; c += ROW_LANES)
+        for (int j = 0; j < ROW_LANES; ++j) acc[j] = x[c + j] > acc[j] ? x[c + j] : acc[j];
+    row_lanes_f32 m = acc[0];
+    for (; c < C; ++c) m = x[c] > m ? x[c] : m;
+    for (int j = 1; j < ROW_LANES; ++j) m = acc[j] > m ? acc[j] : m;
+    // row_exp_sum_of_except_f64: the label skipped in a used row, no column in another
+    int skipped[ROW_LANES];
+    for (int l = 0; l < ROW_LANES; ++l) skipped[l] = used[l] ? label[l] : -1;
+    row_lanes_i32 skip;
+    std::memcpy(&skip, skipped, sizeof skip);
+    row_lanes_f64 e_label = row_lanes_f64{};
+    // A function, not a lambda: a lambda is not always inlined, and an out-of-line copy (baseline x86-64) called from
+    // an AVX clone would take its vectors in other registers.
+    auto term = [&](int col) __attribute__((always_inline)) {
+        return xent_lanes_exp_term(x[col], m, col, skip, gr, e_label);
+    };
+    // row_sum_f64's lanes and order (its bounds known from C)
+    constexpr int lanes = 2 * ROW_LANES, wide = C / lanes * lanes;
+    row_lanes_f64 sums[lanes];
+    for (int j = 0; j < lanes; ++j) sums[j] = row_lanes_f64{};
+    for (c = 0; c < wide; c += lanes)
+        for (int j = 0; j < lanes; ++j) sums[j] += term(c + j);
+    c = wide;
+    if constexpr (wide + ROW_LANES <= C) {
+        for (int j = 0; j < ROW_LANES; ++j) sums[j] += term(wide + j);
+        c = wide + ROW_LANES;
+    }
+    for (; c < C; ++c) sums[0] += term(c);
+    row_lanes_f64 total = row_lanes_f64{};
+    for (int j = 0; j < lanes; ++j) total += sums[j];
+    for (int l = 0; l < ROW_LANES; ++l) out[l] = XentRowSums{m[l], total[l], e_label[l]};
+}
+#endif

@@ -1,7 +1,8 @@
 // The CPU device's vectorized row loops (kernels/rowwise.cuh, row_exp_sub_lanes2 and row_exp_sum's host path) give
 // bitwise the results of the scalar functions they replace, at every SIMD level the row kernels are cloned for.
-// The kernels' own tests compare with float64 references at a tolerance; this is the exact check, since the
-// trainer's determinism and the clones' agreement rest on it.
+// Also xent_row_sums_f64_lanes (kernels/xent_terms.cuh, train_step.cu's rows side by side) against
+// xent_row_sums_f64 one row at a time. The kernels' own tests compare with float64 references at a tolerance; this
+// is the exact check, since the trainer's determinism and the clones' agreement rest on it.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "rowwise.cuh"
+#include "xent_terms.cuh"
 
 namespace {
 
@@ -102,5 +104,125 @@ TEST(RowLanes, LaneExpMatchesScalarExpOverTheRange) {
         }
     }
 }
+
+// ---- xent_row_sums_f64_lanes: ROW_LANES rows side by side, against one row at a time --------------------------
+
+// Both forms in one function per SIMD level, without FMA contraction: the lanes must do the scalar form's
+// operations in its order. (With contraction, as in train_step.cu's clones, GCC may fuse a multiply-add of the exp in
+// one form and not in the other; the step therefore takes every row through the lanes form.)
+template <int C>
+struct RowSumsBoth {
+    XentRowSums lanes[ROW_LANES], rows[ROW_LANES];
+    float e_lanes[ROW_LANES][C], e_rows[ROW_LANES][C];
+};
+
+#define ROW_SUMS_BOTH(name, attributes)                                                                            \
+    template <int C>                                                                                               \
+    attributes void name(const float* lr, const int* label, const bool* used, RowSumsBoth<C>& out) {              \
+        xent_row_sums_f64_lanes<C, C>(lr, label, used, out.e_lanes, out.lanes);                                    \
+        for (int l = 0; l < ROW_LANES; ++l)                                                                        \
+            out.rows[l] = xent_row_sums_f64<false>(lr + l * C, out.e_rows[l], C, label[l], used[l], 0.0f);         \
+    }
+#if defined(__GNUC__) && !defined(__clang__)
+ROW_SUMS_BOTH(row_sums_baseline, __attribute__((optimize("fp-contract=off"))))
+#else
+ROW_SUMS_BOTH(row_sums_baseline, )
+#endif
+#if defined(ROW_TEST_LEVEL)
+ROW_SUMS_BOTH(row_sums_avx2, ROW_TEST_LEVEL("x86-64-v3"))
+ROW_SUMS_BOTH(row_sums_avx512, ROW_TEST_LEVEL("x86-64-v4"))
+#endif
+
+// Eight rows that stress the sums: ordinary logits, -inf columns, a NaN, +inf, ties at the max, exps that underflow
+// or sit at the -87.34 cut, huge and subnormal logits, an all -inf row; labels at both edges, and unused rows
+// (ignored: no label skipped, no exps kept).
+template <int C>
+void rows_of(unsigned seed, float* lr, int* label, bool* used) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> logit(-12.0f, 12.0f);
+    const float inf = std::numeric_limits<float>::infinity();
+    for (int l = 0; l < ROW_LANES; ++l) {
+        float* x = lr + l * C;
+        for (int c = 0; c < C; ++c) x[c] = logit(rng);
+        switch ((l + seed) % ROW_LANES) {
+            case 1: for (int c = 0; c < C; c += 3) x[c] = -inf; break;
+            case 2: x[C / 2] = std::numeric_limits<float>::quiet_NaN(); break;
+            case 3: for (int c = 0; c < C; ++c) x[c] = 5.0f; break;
+            case 4: for (int c = 1; c < C; c += 2) x[c] = x[0] - 87.33f - 0.004f * static_cast<float>(c); break;
+            case 5: for (int c = 0; c < C; ++c) x[c] *= 3.0e37f; break;
+            case 6: for (int c = 0; c < C; ++c) x[c] = (c % 2 ? -inf : 1.0e-40f); break;
+            case 7: if (seed % 3 == 0) for (int c = 0; c < C; ++c) x[c] = -inf; else x[C - 1] = inf; break;
+            default: break;
+        }
+        label[l] = (l % 3 == 0) ? 0 : (l % 3 == 1 ? C - 1 : static_cast<int>(rng() % C));
+        used[l] = (l + seed) % 5 != 0;
+        if (!used[l]) label[l] = -100;
+    }
+}
+
+template <int C>
+using RowSumsFn = void (*)(const float*, const int*, const bool*, RowSumsBoth<C>&);
+
+template <int C>
+void expect_lanes_match_rows(RowSumsFn<C> both, const char* level) {
+    for (unsigned seed = 0; seed < 40; ++seed) {
+        float lr[ROW_LANES * C];
+        int label[ROW_LANES];
+        bool used[ROW_LANES];
+        rows_of<C>(seed, lr, label, used);
+        RowSumsBoth<C> out{};
+        both(lr, label, used, out);
+        for (int l = 0; l < ROW_LANES; ++l) {
+            const XentRowSums &a = out.lanes[l], &b = out.rows[l];
+            std::uint64_t rest_a, rest_b, el_a, el_b;
+            std::memcpy(&rest_a, &a.rest, 8), std::memcpy(&rest_b, &b.rest, 8);
+            std::memcpy(&el_a, &a.e_label, 8), std::memcpy(&el_b, &b.e_label, 8);
+            ASSERT_EQ(bits(a.m), bits(b.m)) << level << ", C = " << C << ", seed " << seed << ", row " << l << ": max";
+            ASSERT_EQ(rest_a, rest_b) << level << ", C = " << C << ", seed " << seed << ", row " << l << ": " << a.rest
+                                      << " vs " << b.rest;
+            ASSERT_EQ(el_a, el_b) << level << ", C = " << C << ", seed " << seed << ", row " << l << ": exp of the label";
+            if (used[l])
+                for (int c = 0; c < C; ++c)
+                    ASSERT_EQ(bits(out.e_lanes[l][c]), bits(out.e_rows[l][c]))
+                        << level << ", C = " << C << ", seed " << seed << ", row " << l << ", column " << c;
+        }
+    }
+}
+
+template <template <int> class Both>
+void expect_all_widths(const char* level) {
+    expect_lanes_match_rows<1>(Both<1>::fn, level);
+    expect_lanes_match_rows<7>(Both<7>::fn, level);
+    expect_lanes_match_rows<8>(Both<8>::fn, level);
+    expect_lanes_match_rows<10>(Both<10>::fn, level);
+    expect_lanes_match_rows<16>(Both<16>::fn, level);
+    expect_lanes_match_rows<17>(Both<17>::fn, level);
+    expect_lanes_match_rows<40>(Both<40>::fn, level);
+}
+
+template <int C>
+struct Baseline {
+    static constexpr RowSumsFn<C> fn = row_sums_baseline<C>;
+};
+TEST(RowLanes, RowSumsSideBySideMatchOneRowAtATimeBitwise) { expect_all_widths<Baseline>("baseline x86-64"); }
+
+#if defined(ROW_TEST_LEVEL)
+template <int C>
+struct Avx2 {
+    static constexpr RowSumsFn<C> fn = row_sums_avx2<C>;
+};
+template <int C>
+struct Avx512 {
+    static constexpr RowSumsFn<C> fn = row_sums_avx512<C>;
+};
+TEST(RowLanes, RowSumsSideBySideMatchOneRowAtATimeBitwiseWithAvx2) {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "this CPU has no AVX2";
+    expect_all_widths<Avx2>("x86-64-v3");
+}
+TEST(RowLanes, RowSumsSideBySideMatchOneRowAtATimeBitwiseWithAvx512) {
+    if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512";
+    expect_all_widths<Avx512>("x86-64-v4");
+}
+#endif
 
 }  // namespace
