@@ -188,16 +188,21 @@ STEP_UPDATE_CLONES void step_update_rows(const float* __restrict__ part_dw, int 
     const long long count = static_cast<long long>(K) * C;
     for (int k0 = first; k0 < last; k0 += kTile) {
         const int len = min(kTile, last - k0);
-        float sums[STEP_MAX_C][kTile];
+        alignas(64) float sums[STEP_MAX_C][kTile];
         for (int c = 0; c < C; ++c) {
             const float* column = part_dw + static_cast<long long>(c) * K + k0;
-            for (int j = 0; j < kTile; ++j) sums[c][j] = 0.0f;
-            for (int p = 0; p < parts; ++p)
-                for (int j = 0; j < len; ++j) sums[c][j] += column[p * count + j];
+            float acc[kTile] = {};
+            if (len == kTile)  // a whole tile: one vector add per part
+                for (int p = 0; p < parts; ++p)
+                    for (int j = 0; j < kTile; ++j) acc[j] += column[p * count + j];
+            else
+                for (int p = 0; p < parts; ++p)
+                    for (int j = 0; j < len; ++j) acc[j] += column[p * count + j];
+            for (int j = 0; j < kTile; ++j) sums[c][j] = acc[j];
         }
-        float tile[kTile * STEP_MAX_C];
-        for (int j = 0; j < len; ++j)
-            for (int c = 0; c < C; ++c) tile[j * C + c] = sums[c][j];
+        alignas(64) float tile[kTile * STEP_MAX_C];
+        for (int j = 0, e = 0; j < len; ++j)
+            for (int c = 0; c < C; ++c, ++e) tile[e] = sums[c][j];
         float* w = W + static_cast<long long>(k0) * C;
         float* dw = dW + static_cast<long long>(k0) * C;
         for (int e = 0; e < len * C; ++e) {
