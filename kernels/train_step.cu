@@ -387,7 +387,7 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
     // StepBlock<CT>::classes: each load of the rows or of Wᵀ feeds several FMAs.
     constexpr int RB = StepBlock<CT>::rows, CB = StepBlock<CT>::classes;
     static_assert(STEP_PART_ROWS % RB == 0, "a part's row blocks stay inside its sums");
-    float sums[STEP_PART_ROWS][CT];
+    alignas(64) float sums[CT][STEP_PART_ROWS];  // by class, so that eight rows' logits of a class are one vector
     for (int c0 = 0; c0 < CT; c0 += CB)
         for (int r0 = 0; r0 < n; r0 += RB) {
             int xs[RB];
@@ -404,50 +404,59 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
                 }
             }
             for (int q = 0; q < RB; ++q)
-                for (int j = 0; j < CB; ++j) sums[r0 + q][c0 + j] = step_hsum(acc[q][j]);  // the lanes in a fixed tree
+                for (int j = 0; j < CB; ++j) sums[c0 + j][r0 + q] = step_hsum(acc[q][j]);  // the lanes in a fixed tree
         }
-    // Each row's logits (the k tail in order), then its cross-entropy; where C is CT, the sums of ROW_LANES rows at a
-    // time (xent_row_sums_f64_lanes: the same bits).
+    if (K8 < K)  // the k tail, in order
+        for (int c = 0; c < C; ++c)
+            for (int r = 0; r < n; ++r) {
+                float sum = sums[c][r];
+                for (int k = K8; k < K; ++k) sum += xf[r][k] * wt[c][k];
+                sums[c][r] = sum;
+            }
+    // Each row's logits, then its cross-entropy; where C is CT, ROW_LANES rows at a time (xent_row_sums_f64_lanes:
+    // the same bits as one row's sums).
     int right = 0;  // rows whose argmax is their label
-    auto row_logits = [&](int rq) {
-        float* lr_ = logits + static_cast<long long>(i0 + rq) * C;
-        for (int c = 0; c < C; ++c) {
-            float sum = sums[rq][c];
-            for (int k = K8; k < K; ++k) sum += xf[rq][k] * wt[c][k];
-            lr_[c] = bad[rq] ? step_nan() : fmaf(sum, scale, b ? b[c] : 0.0f);
-        }
-        return lr_;
-    };
+    auto logit = [&](int r, int c) { return bad[r] ? step_nan() : fmaf(sums[c][r], scale, b ? b[c] : 0.0f); };
     int rq = 0;
 #if defined(__GNUC__) || defined(__clang__)
-    // Every row of the part through the same sums (a short last group padded with copies of its first row, unused),
-    // so that a row's results do not depend on where it falls in the batch.
-    if (C == CT)
+    // Every row of the part through the same sums (a short last group padded with copies of the part's last row,
+    // unused), so that a row's results do not depend on where it falls in the batch.
+    if (C == CT) {
+        for (int r = n; r < (n + ROW_LANES - 1) / ROW_LANES * ROW_LANES; ++r) {
+            bad[r] = bad[n - 1];
+            for (int c = 0; c < CT; ++c) sums[c][r] = sums[c][n - 1];
+        }
         for (; rq < n; rq += ROW_LANES) {
             const int rows_here = min(ROW_LANES, n - rq);
+            row_lanes_f32 x[CT];
+            for (int c = 0; c < CT; ++c) {
+                float column[ROW_LANES];
+                for (int l = 0; l < ROW_LANES; ++l) column[l] = logit(rq + l, c);
+                std::memcpy(&x[c], column, sizeof column);
+                for (int q = 0; q < rows_here; ++q) logits[static_cast<long long>(i0 + rq + q) * C + c] = column[q];
+            }
             int label[ROW_LANES];
             bool used[ROW_LANES];
-            alignas(64) float x8[ROW_LANES][CT], e8[ROW_LANES][CT];
             for (int q = 0; q < ROW_LANES; ++q) {
                 const bool real = q < rows_here;
-                const float* lr_ = real ? row_logits(rq + q) : x8[0];
-                for (int c = 0; c < CT; ++c) x8[q][c] = lr_[c];
                 label[q] = real ? labels[i0 + rq + q] : ignore_index;
                 used[q] = real && label_in_use(label[q], C, ignore_index, i0 + rq + q, status, true);
             }
             XentRowSums sums8[ROW_LANES];
-            xent_row_sums_f64_lanes<CT, CT>(x8[0], label, used, e8, sums8);
+            xent_row_sums_f64_lanes<CT, CT>(x, label, used, g + rq, sums8);
             for (int q = 0; q < rows_here; ++q) {
-                for (int c = 0; c < CT; ++c) g[rq + q][c] = e8[q][c];
-                step_row_xent_from(sums8[q], x8[q], g[rq + q], i0 + rq + q, CT, label[q], used[q], smoothing,
+                const float* lr_ = logits + static_cast<long long>(i0 + rq + q) * C;
+                step_row_xent_from(sums8[q], lr_, g[rq + q], i0 + rq + q, CT, label[q], used[q], smoothing,
                                    grad_scale, mean ? count : nullptr, loss, grad, bad[rq + q]);
-                right += row_argmax(x8[q], CT) == label[q];
+                right += row_argmax(lr_, CT) == label[q];
             }
         }
+    }
 #endif
     for (; rq < n; ++rq) {  // C < CT, or a host compiler without GCC vectors
         const int i = i0 + rq;
-        float* lr_ = row_logits(rq);
+        float* lr_ = logits + static_cast<long long>(i) * C;
+        for (int c = 0; c < C; ++c) lr_[c] = logit(rq, c);
         step_row_xent(lr_, g[rq], i, C, labels, ignore_index, smoothing, grad_scale, mean ? count : nullptr, loss,
                       grad, status, bad[rq]);
         for (int c = C; c < CT; ++c) g[rq][c] = 0.0f;

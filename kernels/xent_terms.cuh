@@ -431,15 +431,10 @@ __device__ __forceinline__ row_lanes_f64 xent_lanes_exp_term(row_lanes_f32 x, ro
 // are a chain of dependent steps (the max, ~25 operations of exp, the double sum) over a few values; rows side by
 // side fill the vector units instead of waiting on the chain (train_step.cu's CPU kernel). lr: the rows' logits,
 // row-major, C each; gr[l]: row l's exp(x - m) (an unused row's too, which xent_row_f64_from zeroes).
+// x[c]: column c of the rows (the step forms them so); the overload below takes the rows.
 template <int C, int GS>
-__device__ __forceinline__ void xent_row_sums_f64_lanes(const float* lr, const int* label, const bool* used,
+__device__ __forceinline__ void xent_row_sums_f64_lanes(const row_lanes_f32* x, const int* label, const bool* used,
                                                         float (*gr)[GS], XentRowSums* out) {
-    row_lanes_f32 x[C];
-    for (int c = 0; c < C; ++c) {
-        float column[ROW_LANES];
-        for (int l = 0; l < ROW_LANES; ++l) column[l] = lr[l * C + c];
-        std::memcpy(&x[c], column, sizeof column);
-    }
     // row_max
     row_lanes_f32 acc[ROW_LANES];
     for (int j = 0; j < ROW_LANES; ++j) acc[j] = ROW_MAX_FLOOR - row_lanes_f32{};
@@ -475,5 +470,17 @@ __device__ __forceinline__ void xent_row_sums_f64_lanes(const float* lr, const i
     row_lanes_f64 total = row_lanes_f64{};
     for (int j = 0; j < lanes; ++j) total += sums[j];
     for (int l = 0; l < ROW_LANES; ++l) out[l] = XentRowSums{m[l], total[l], e_label[l]};
+}
+
+template <int C, int GS>
+__device__ __forceinline__ void xent_row_sums_f64_lanes(const float* lr, const int* label, const bool* used,
+                                                        float (*gr)[GS], XentRowSums* out) {
+    row_lanes_f32 x[C];
+    for (int c = 0; c < C; ++c) {
+        float column[ROW_LANES];
+        for (int l = 0; l < ROW_LANES; ++l) column[l] = lr[l * C + c];
+        std::memcpy(&x[c], column, sizeof column);
+    }
+    xent_row_sums_f64_lanes<C, GS>(x, label, used, gr, out);
 }
 #endif
