@@ -35,7 +35,11 @@
 //           The logits are dot products along k (8-float lanes, one accumulator per row and class, lanes summed
 //           in a fixed tree), in register blocks of 4 rows × 5 classes; the dW pass runs along k with one
 //           accumulator per class and 8 k over the part's rows, 16 k at a time, so no partial sum leaves the
-//           registers. Each sum's order is one row's (one k's) alone: the blocking changes no bit.
+//           registers. Each sum's order is one row's (one k's) alone: the blocking changes no bit. The block asks
+//           for all its parts' gathered rows at once (prefetches into L2) before it transposes W. With C = 10 or
+//           16 the cross-entropy's sums (max, exps, double sum) run for eight rows side by side
+//           (xent_row_sums_f64_lanes, the one-row order on each lane), every row of the part that way, so that a
+//           row's results do not depend on its place in the batch.
 //   _block  for GPUs (SHARPMAX_SYNC): a block of STEP_THREADS threads per part (grid = parts): a thread per
 //           logit (k in order), a thread per row for the cross-entropy, a thread per k for dW. C ≤ STEP_MAX_C.
 // Launch: xent_step_u8_simd grid min(parts, workers), block 1; _block grid parts, block STEP_THREADS;
