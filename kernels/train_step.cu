@@ -418,7 +418,7 @@ __device__ __forceinline__ void step_part_simd(STEP_PARAMS, int p, const float (
                 sums[c][r] = sum;
             }
     // Each row's logits, then its cross-entropy; where C is CT, ROW_LANES rows at a time (xent_row_sums_f64_lanes:
-    // the same bits as one row's sums).
+    // one row's operations on each lane).
     int right = 0;  // rows whose argmax is their label
     auto logit = [&](int r, int c) { return bad[r] ? step_nan() : fmaf(sums[c][r], scale, b ? b[c] : 0.0f); };
     int rq = 0;
