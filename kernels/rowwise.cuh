@@ -49,6 +49,16 @@
 #define ROW_SIMD_CLONES
 #endif
 
+#if !defined(__CUDACC__) && defined(__GNUC__)
+// ROW_LANES floats (and their bits, and as many doubles) as one GCC vector: the host's row loops and the
+// cross-entropy's rows side by side (xent_terms.cuh) run on them.
+typedef float row_lanes_f32 __attribute__((vector_size(4 * ROW_LANES)));
+typedef std::uint32_t row_lanes_u32 __attribute__((vector_size(4 * ROW_LANES)));
+typedef std::int32_t row_lanes_i32 __attribute__((vector_size(4 * ROW_LANES)));
+typedef double row_lanes_f64 __attribute__((vector_size(8 * ROW_LANES)));
+typedef std::int64_t row_lanes_i64 __attribute__((vector_size(8 * ROW_LANES)));
+#endif
+
 __device__ __forceinline__ float row_neg_inf() { return __int_as_float(static_cast<int>(0xff800000u)); }
 __device__ __forceinline__ float max2(float a, float b) { return a > b ? a : b; }
 
@@ -125,14 +135,36 @@ __device__ __forceinline__ float row_exp_hl(float x, float lo) {
     return result;
 }
 
-__device__ __forceinline__ double row_exp_hl_f64(float x, float lo) {
-    RowExpPieces q = row_exp_pieces(x, lo);
-    double result = (static_cast<double>(q.head) + static_cast<double>(q.tail)) * static_cast<double>(q.scale);
+// row_exp_hl_f64's two steps on a float or on lanes of floats: the pieces in double, and 0 where x is below the cut
+// (a bit mask; NaN is kept).
+__device__ __forceinline__ double row_to_f64(float v) { return static_cast<double>(v); }
+__device__ __forceinline__ double row_zero_below_cut(double v, float x) {
     std::uint64_t bits;
-    std::memcpy(&bits, &result, 8);
+    std::memcpy(&bits, &v, 8);
     bits &= 0ull - static_cast<std::uint64_t>(!(x < -87.33654f));
-    std::memcpy(&result, &bits, 8);
-    return result;
+    std::memcpy(&v, &bits, 8);
+    return v;
+}
+#if defined(__GNUC__)
+__device__ __forceinline__ row_lanes_f64 row_to_f64(row_lanes_f32 v) {
+    return __builtin_convertvector(v, row_lanes_f64);
+}
+__device__ __forceinline__ row_lanes_f64 row_zero_below_cut(row_lanes_f64 v, row_lanes_f32 x) {
+    const row_lanes_i64 keep = ~__builtin_convertvector(x < -87.33654f, row_lanes_i64);
+    return (row_lanes_f64)((row_lanes_i64)v & keep);
+}
+#endif
+
+// F float (U uint32, D double) or row_lanes_f32 (row_lanes_u32, row_lanes_f64): one definition for the _row
+// kernel's exps and for the cross-entropy's rows side by side (xent_row_sums_f64_lanes).
+template <typename F, typename U, typename D>
+__device__ __forceinline__ D row_exp_hl_f64_of(F x, F lo) {
+    RowExpPiecesOf<F> q = row_exp_pieces_of<F, U>(x, lo);
+    return row_zero_below_cut((row_to_f64(q.head) + row_to_f64(q.tail)) * row_to_f64(q.scale), x);
+}
+
+__device__ __forceinline__ double row_exp_hl_f64(float x, float lo) {
+    return row_exp_hl_f64_of<float, std::uint32_t, double>(x, lo);
 }
 
 // x + -0.0f is x for every x (signed zeros included), so the compiler drops the lo terms.
@@ -278,7 +310,6 @@ inline float row_tanh(float x) {
 // On the host the lanes are one GCC vector: GCC does not turn the eight scalar max2 of the loop below into SIMD
 // (it stays vmaxss, and the max pass alone then ran at ~12 GB/s); `v > acc ? v : acc` is max2 lane by lane, so
 // the result is bitwise the same.
-typedef float row_lanes_f32 __attribute__((vector_size(4 * ROW_LANES)));
 
 __device__ __forceinline__ float row_max(const float* x, int C) {
     row_lanes_f32 acc;

@@ -402,23 +402,15 @@ __device__ __forceinline__ void xent_row_f64(const float* xr, float* gr, int r, 
 }
 
 #if !defined(__CUDACC__) && defined(__GNUC__)
-typedef std::uint32_t row_lanes_u32 __attribute__((vector_size(4 * ROW_LANES)));
-typedef std::int32_t row_lanes_i32 __attribute__((vector_size(4 * ROW_LANES)));
-typedef double row_lanes_f64 __attribute__((vector_size(8 * ROW_LANES)));
-typedef std::int64_t row_lanes_i64 __attribute__((vector_size(8 * ROW_LANES)));
 
 // Column col of ROW_LANES rows: exp(x - m) as row_exp_sub_f64 gives it, stored (as float) into gr[l][col] and, where
 // col is the row's label (skip), kept in e_label; the value summed is 0 there.
 template <int GS>
-__device__ __forceinline__ row_lanes_f64 xent_lanes_exp_term(row_lanes_f32 x, row_lanes_f32 m, int col, row_lanes_i32 skip,
-                                                          float (*gr)[GS], row_lanes_f64& e_label) {
-    const row_lanes_f32 d = x - m;
-    const RowExpPiecesOf<row_lanes_f32> q = row_exp_pieces_of<row_lanes_f32, row_lanes_u32>(d, row_sub_err(x, m, d));
-    const row_lanes_f64 v =
-        (__builtin_convertvector(q.head, row_lanes_f64) + __builtin_convertvector(q.tail, row_lanes_f64)) *
-        __builtin_convertvector(q.scale, row_lanes_f64);
-    const row_lanes_i64 keep = ~__builtin_convertvector(d < -87.33654f, row_lanes_i64);  // row_exp_hl_f64's mask
-    const row_lanes_f64 e = (row_lanes_f64)((row_lanes_i64)v & keep);
+__device__ __forceinline__ row_lanes_f64 xent_lanes_exp_term(row_lanes_f32 x, row_lanes_f32 m, int col,
+                                                          row_lanes_i32 skip, float (*gr)[GS], row_lanes_f64& e_label) {
+    const row_lanes_f32 d = x - m;  // row_exp_sub_f64
+    const row_lanes_f64 e =
+        row_exp_hl_f64_of<row_lanes_f32, row_lanes_u32, row_lanes_f64>(d, row_sub_err(x, m, d));
     for (int l = 0; l < ROW_LANES; ++l) gr[l][col] = static_cast<float>(e[l]);
     const row_lanes_i64 is_label = __builtin_convertvector(col == skip, row_lanes_i64);
     e_label = (row_lanes_f64)(((row_lanes_i64)e & is_label) | ((row_lanes_i64)e_label & ~is_label));
@@ -429,9 +421,8 @@ __device__ __forceinline__ row_lanes_f64 xent_lanes_exp_term(row_lanes_f32 x, ro
 // row_sum_f64's order, each operation on the rows' values side by side, so each lane gets the bits its row alone
 // would (runtime/tests/row_lanes_tests.cpp checks that at each SIMD level). For a short row (C = 10) one row's sums
 // are a chain of dependent steps (the max, ~25 operations of exp, the double sum) over a few values; rows side by
-// side fill the vector units instead of waiting on the chain (train_step.cu's CPU kernel). lr: the rows' logits,
-// row-major, C each; gr[l]: row l's exp(x - m) (an unused row's too, which xent_row_f64_from zeroes).
-// x[c]: column c of the rows (the step forms them so); the overload below takes the rows.
+// side fill the vector units instead of waiting on the chain (train_step.cu's CPU kernel). x[c]: column c of the
+// rows' logits; gr[l]: row l's exp(x - m) (an unused row's too, which xent_row_f64_from zeroes).
 template <int C, int GS>
 __device__ __forceinline__ void xent_row_sums_f64_lanes(const row_lanes_f32* x, const int* label, const bool* used,
                                                         float (*gr)[GS], XentRowSums* out) {
@@ -450,8 +441,8 @@ __device__ __forceinline__ void xent_row_sums_f64_lanes(const row_lanes_f32* x, 
     row_lanes_i32 skip;
     std::memcpy(&skip, skipped, sizeof skip);
     row_lanes_f64 e_label = row_lanes_f64{};
-    // A function, not a lambda: a lambda is not always inlined, and an out-of-line copy (baseline x86-64) called from
-    // an AVX clone would take its vectors in other registers.
+    // Always inlined: a lambda is not by default, and an out-of-line copy (baseline x86-64) called from an AVX clone
+    // would take its vectors in other registers.
     auto term = [&](int col) __attribute__((always_inline)) {
         return xent_lanes_exp_term(x[col], m, col, skip, gr, e_label);
     };
@@ -472,15 +463,4 @@ __device__ __forceinline__ void xent_row_sums_f64_lanes(const row_lanes_f32* x, 
     for (int l = 0; l < ROW_LANES; ++l) out[l] = XentRowSums{m[l], total[l], e_label[l]};
 }
 
-template <int C, int GS>
-__device__ __forceinline__ void xent_row_sums_f64_lanes(const float* lr, const int* label, const bool* used,
-                                                        float (*gr)[GS], XentRowSums* out) {
-    row_lanes_f32 x[C];
-    for (int c = 0; c < C; ++c) {
-        float column[ROW_LANES];
-        for (int l = 0; l < ROW_LANES; ++l) column[l] = lr[l * C + c];
-        std::memcpy(&x[c], column, sizeof column);
-    }
-    xent_row_sums_f64_lanes<C, GS>(x, label, used, gr, out);
-}
 #endif

@@ -119,7 +119,10 @@ struct RowSumsBoth {
 #define ROW_SUMS_BOTH(name, attributes)                                                                            \
     template <int C>                                                                                               \
     attributes void name(const float* lr, const int* label, const bool* used, RowSumsBoth<C>& out) {              \
-        xent_row_sums_f64_lanes<C, C>(lr, label, used, out.e_lanes, out.lanes);                                    \
+        row_lanes_f32 columns[C];                                                                                  \
+        for (int c = 0; c < C; ++c)                                                                                \
+            for (int l = 0; l < ROW_LANES; ++l) columns[c][l] = lr[l * C + c];                                     \
+        xent_row_sums_f64_lanes<C, C>(columns, label, used, out.e_lanes, out.lanes);                               \
         for (int l = 0; l < ROW_LANES; ++l)                                                                        \
             out.rows[l] = xent_row_sums_f64<false>(lr + l * C, out.e_rows[l], C, label[l], used[l], 0.0f);         \
     }
