@@ -57,6 +57,11 @@ typedef std::uint32_t row_lanes_u32 __attribute__((vector_size(4 * ROW_LANES)));
 typedef std::int32_t row_lanes_i32 __attribute__((vector_size(4 * ROW_LANES)));
 typedef double row_lanes_f64 __attribute__((vector_size(8 * ROW_LANES)));
 typedef std::int64_t row_lanes_i64 __attribute__((vector_size(8 * ROW_LANES)));
+// Twice as many (the exp loops form two vectors of exps a step).
+typedef float row_lanes2_f32 __attribute__((vector_size(8 * ROW_LANES)));
+typedef std::uint32_t row_lanes2_u32 __attribute__((vector_size(8 * ROW_LANES)));
+typedef double row_lanes2_f64 __attribute__((vector_size(16 * ROW_LANES)));
+typedef std::int64_t row_lanes2_i64 __attribute__((vector_size(16 * ROW_LANES)));
 #endif
 
 __device__ __forceinline__ float row_neg_inf() { return __int_as_float(static_cast<int>(0xff800000u)); }
@@ -135,32 +140,35 @@ __device__ __forceinline__ float row_exp_hl(float x, float lo) {
     return result;
 }
 
-// row_exp_hl_f64's two steps on a float or on lanes of floats: the pieces in double, and 0 where x is below the cut
-// (a bit mask; NaN is kept).
+// row_exp_hl_f64's steps on a float or on lanes of floats: the pieces to double, and the pieces' bits kept where x is
+// at or above the cut (or NaN), zeroed below it, so that the result there is (0 + 0)·0 = +0. (Masking the three
+// floats costs half the operations of masking the double results, which give the same bits.)
 __device__ __forceinline__ double row_to_f64(float v) { return static_cast<double>(v); }
-__device__ __forceinline__ double row_zero_below_cut(double v, float x) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    bits &= 0ull - static_cast<std::uint64_t>(!(x < -87.33654f));
-    std::memcpy(&v, &bits, 8);
-    return v;
-}
 #if defined(__GNUC__)
 __device__ __forceinline__ row_lanes_f64 row_to_f64(row_lanes_f32 v) {
     return __builtin_convertvector(v, row_lanes_f64);
 }
-__device__ __forceinline__ row_lanes_f64 row_zero_below_cut(row_lanes_f64 v, row_lanes_f32 x) {
-    const row_lanes_i64 keep = ~__builtin_convertvector(x < -87.33654f, row_lanes_i64);
-    return (row_lanes_f64)((row_lanes_i64)v & keep);
+__device__ __forceinline__ row_lanes2_f64 row_to_f64(row_lanes2_f32 v) {
+    return __builtin_convertvector(v, row_lanes2_f64);
 }
 #endif
 
-// F float (U uint32, D double) or row_lanes_f32 (row_lanes_u32, row_lanes_f64): one definition for the _row
-// kernel's exps and for the cross-entropy's rows side by side (xent_row_sums_f64_lanes).
+template <typename F, typename U>
+__device__ __forceinline__ U row_keep_above_cut(F x) {
+    if constexpr (std::is_same<F, float>::value)
+        return 0u - static_cast<U>(!(x < -87.33654f));
+    else
+        return (U)(x < -87.33654f) ^ 0xFFFFFFFFu;  // a vector comparison gives all ones where true
+}
+
+// F float (U uint32, D double) or lanes of floats (row_lanes_f32 / row_lanes2_f32 and theirs): one definition for
+// the _row kernel's exps, its row loops on vectors and the cross-entropy's rows side by side (xent_row_sums_f64_lanes).
 template <typename F, typename U, typename D>
 __device__ __forceinline__ D row_exp_hl_f64_of(F x, F lo) {
     RowExpPiecesOf<F> q = row_exp_pieces_of<F, U>(x, lo);
-    return row_zero_below_cut((row_to_f64(q.head) + row_to_f64(q.tail)) * row_to_f64(q.scale), x);
+    const U keep = row_keep_above_cut<F, U>(x);
+    auto kept = [keep](F v) __attribute__((always_inline)) { return row_to_f64(row_bits_as<F>(row_bits_as<U>(v) & keep)); };
+    return (kept(q.head) + kept(q.tail)) * kept(q.scale);
 }
 
 __device__ __forceinline__ double row_exp_hl_f64(float x, float lo) {
@@ -401,8 +409,6 @@ __device__ __forceinline__ double row_exp_sum_of_except_f64(int C, Term term, fl
 }
 
 #if !defined(__CUDACC__) && defined(__GNUC__)
-typedef float row_lanes2_f32 __attribute__((vector_size(8 * ROW_LANES)));
-typedef std::uint32_t row_lanes2_u32 __attribute__((vector_size(8 * ROW_LANES)));
 
 // e[i] = row_exp_sub(x[i], m) for 2·ROW_LANES floats, as one GCC vector: row_sub_err and row_exp_pieces_of on
 // vectors, and row_exp_hl's mask, so bitwise the scalar results. Each exp is a chain of ~25 dependent operations;
@@ -419,6 +425,74 @@ __device__ __forceinline__ void row_exp_sub_lanes2(const float* x, float m, floa
     row_lanes2_u32 keep = (row_lanes2_u32)(d < -87.33654f) ^ 0xFFFFFFFFu;  // all ones where d >= -87.33654, or NaN
     row_lanes2_u32 bits = (row_lanes2_u32)result & keep;
     std::memcpy(e, &bits, sizeof bits);
+}
+
+// row_exp_sum_of_except_f64 of a row in memory, x[c] the logits: the same operations in row_sum_f64's order (16
+// double lanes, then 8, then one at a time into lane 0, the lanes added in order), on GCC vectors, so the same
+// bits. As scalar code GCC kept the 16 sums on the stack (a store-to-load chain every step) and multiplied every
+// term by its (c != skip); here the sums stay in registers, each step forms 32 exps as two independent chains, and
+// only the 8 columns that hold skip are multiplied. e, when not null, receives exp(x - m) rounded to float.
+template <typename F, typename U, typename D>
+__device__ __forceinline__ D row_exp_sub_f64_lanes(const float* x, F mv, float* e) {
+    F xv;
+    std::memcpy(&xv, x, sizeof xv);
+    F d = xv - mv;
+    D v = row_exp_hl_f64_of<F, U, D>(d, row_sub_err(xv, mv, d));
+    if (e) {
+        F rounded = __builtin_convertvector(v, F);
+        std::memcpy(e, &rounded, sizeof rounded);
+    }
+    return v;
+}
+
+__device__ __forceinline__ row_lanes_f64 row_skip_lane(row_lanes_f64 v, int c, int skip) {
+    if (static_cast<unsigned>(skip - c) >= ROW_LANES) return v;
+    const row_lanes_i32 col = c + row_lanes_i32{0, 1, 2, 3, 4, 5, 6, 7};
+    return v * __builtin_convertvector(-(col != skip), row_lanes_f64);
+}
+
+__device__ __forceinline__ double row_exp_sum_except_f64(const float* x, int C, float m, float* e, int skip) {
+    static_assert(ROW_LANES == 8, "row_skip_lane's column offsets");
+    const row_lanes_f32 m8 = m - row_lanes_f32{};
+    const row_lanes2_f32 m16 = m - row_lanes2_f32{};
+    auto exp16 = [&](int c, row_lanes_f64& lo, row_lanes_f64& hi) __attribute__((always_inline)) {
+        row_lanes2_f64 v = row_exp_sub_f64_lanes<row_lanes2_f32, row_lanes2_u32, row_lanes2_f64>(x + c, m16, e ? e + c : nullptr);
+        std::memcpy(&lo, &v, sizeof lo);
+        std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+        lo = row_skip_lane(lo, c, skip);
+        hi = row_skip_lane(hi, c + ROW_LANES, skip);
+    };
+    row_lanes_f64 acc_lo = {}, acc_hi = {};  // row_sum_f64's acc[0..7] and acc[8..15]
+    int c = 0;
+    for (; c + 4 * ROW_LANES <= C; c += 4 * ROW_LANES) {
+        row_lanes_f64 lo0, hi0, lo1, hi1;
+        exp16(c, lo0, hi0);
+        exp16(c + 2 * ROW_LANES, lo1, hi1);
+        acc_lo += lo0;
+        acc_hi += hi0;
+        acc_lo += lo1;
+        acc_hi += hi1;
+    }
+    if (c + 2 * ROW_LANES <= C) {
+        row_lanes_f64 lo, hi;
+        exp16(c, lo, hi);
+        acc_lo += lo;
+        acc_hi += hi;
+        c += 2 * ROW_LANES;
+    }
+    if (c + ROW_LANES <= C) {
+        acc_lo += row_skip_lane(row_exp_sub_f64_lanes<row_lanes_f32, row_lanes_u32, row_lanes_f64>(x + c, m8, e ? e + c : nullptr), c, skip);
+        c += ROW_LANES;
+    }
+    for (; c < C; ++c) {
+        double v = row_exp_sub_f64(x[c], m);
+        if (e) e[c] = static_cast<float>(v);
+        acc_lo[0] += v * static_cast<double>(c != skip);
+    }
+    double total = 0.0;
+    for (int j = 0; j < ROW_LANES; ++j) total += acc_lo[j];
+    for (int j = 0; j < ROW_LANES; ++j) total += acc_hi[j];
+    return total;
 }
 #endif
 
