@@ -38,9 +38,11 @@
 //    const float* weight_totals /*2, with class_weight*/, float* z_loss /*N or null*/)
 // The last five are the optional terms (z-loss, logit softcapping, class weights; see XentTerms below);
 // 0, 0, null, null, null gives bitwise the results without them.
-// Accuracy: every fused variant's loss and gradient within 2 ulp of the float64 truth. _row sums in double; the
-// GPU variants in compensated float (RowSum2) with the host's exp polynomial on a GPU too (row_exp_sub_poly); all
-// form the row's scalars in double and round each output once ("the GPU variants' row scalars" below).
+// Accuracy: every fused variant's loss and gradient within 2 ulp of the float64 truth. _row sums in double on a
+// GPU and in compensated float pairs of exact exps on the host (row_exp_sum_except_pairs: the double sum's value to
+// ~2^-40); the GPU variants in compensated float (RowSum2) with the host's exp polynomial on a GPU too
+// (row_exp_sub_poly); all form the row's scalars in double and round each output once ("the GPU variants' row
+// scalars" below).
 // Launch shapes and the dispatch rule are softmax.cu's.
 // Shared by both paths, one block each, fixed summation order (no float atomics):
 //   xent_count_valid_i32    *count = number of rows with a label in [0, C) other than ignore_index
@@ -180,8 +182,8 @@ __device__ __forceinline__ void xent_row_capped_grad(const float* __restrict__ x
         for (int c = 0; c < C; ++c) gr[c] = at(c, false);
 }
 
-// The CPU device's kernel: sums, the row loss and the gradient's factors in double (xent_terms.cuh, "the _row
-// kernel's double row math").
+// The CPU device's kernel: sums accurate to ~2^-40, the row loss and the gradient's factors in double (xent_terms.cuh,
+// "the _row kernel's double row math").
 template <bool CAP>
 __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
     int r = blockIdx.x * blockDim.x + threadIdx.x;
@@ -194,6 +196,15 @@ __device__ __forceinline__ void xent_row(XENT_IMPL_PARAMS) {
         xent_row_capped_grad(xr, gr, r, C, label, used, smoothing, loss, lse, grad_scale, valid_count, t);
         return;
     }
+#if !defined(__CUDACC__) && defined(__GNUC__)
+    // The host: the exps summed in float pairs and the gradient by fmaf (1.4x faster than in double; the forward
+    // alone, gr null, takes the same sums, so its loss is the forward-backward's bit for bit).
+    if (!CAP) {
+        xent_row_f64_from<false, true>(xent_row_sums_pairs(xr, gr, C, label, used), xr, gr, r, C, label, used,
+                                       smoothing, loss, lse, grad_scale, valid_count, t);
+        return;
+    }
+#endif
     xent_row_f64<CAP>(xr, gr, r, C, label, used, smoothing, loss, lse, grad_scale, valid_count, t);
 }
 

@@ -204,9 +204,9 @@ __device__ __forceinline__ XentGradTerms<CAP> xent_grad_terms(float grad_scale, 
 
 // ---- the _row kernel's double row math (the CPU device's kernel) ------------------------------------------------
 //
-// The CPU device sums a row's exponentials in double (row_exp_sum_of_except_f64) and forms the row loss and the
-// gradient's per-row factors in double, so that each output is one rounding of a value accurate to ~2^-40 plus
-// the error of its float exp: the loss within 1 ulp of the float64 truth and the gradient within 2 (measured:
+// The CPU device sums a row's exponentials to ~2^-40 (in double, row_exp_sum_of_except_f64, or, in the _row kernel,
+// in compensated float pairs, row_exp_sum_except_pairs) and forms the row loss and the gradient's per-row factors
+// in double, so that each output is one rounding of a value accurate to ~2^-40 plus the error of its float exp: the loss within 1 ulp of the float64 truth and the gradient within 2 (measured:
 // docs/softmax-and-cross-entropy.md, "Accuracy"). rest_d, e_label_d as for xent_log_sum; s_d = rest_d + e_label_d.
 
 // xent_log_sum in double on every device (the GPU variants' row scalars; one log per row).
@@ -357,8 +357,23 @@ __device__ __forceinline__ XentRowSums xent_row_sums_f64(const float* xr, float*
     return {m, rest, e_label};
 }
 
+#if !defined(__CUDACC__) && defined(__GNUC__)
+// The CPU device's _row kernel's sums (no softcap): those of xent_row_sums_f64, rest summed in compensated float
+// pairs (row_exp_sum_except_pairs) instead of doubles; the same values to ~2^-45, not the same bits.
+__device__ __forceinline__ XentRowSums xent_row_sums_pairs(const float* xr, float* gr, int C, int label, bool used) {
+    float m = row_max(xr, C);
+    double rest = row_exp_sum_except_pairs(xr, C, m, used ? gr : nullptr, used ? label : -1);
+    double e_label = used ? row_exp_sub_f64(xr[label], m) : 0.0;
+    return {m, rest, e_label};
+}
+#endif
+
 // The rest of xent_row_f64 from the row's sums (train_step.cu's CPU kernel forms the sums of eight rows at once).
-template <bool CAP>
+// FMA_GRAD (the _row kernel on the host): each off-label gradient entry as the GPU variants form it,
+// fmaf(e, k_hi, fmaf(e, k_lo, -off_c)) (XentGradEntry: the same value to ~2^-40 before its one rounding), two fused
+// multiply-adds a column instead of conversions to double and back; on a CPU without FMA each is libm's fmaf, slow
+// but the same bits.
+template <bool CAP, bool FMA_GRAD = false>
 __device__ __forceinline__ void xent_row_f64_from(const XentRowSums& sums, const float* xr, float* gr, int r, int C,
                                                   int label, bool used, float smoothing, float* loss, float* lse,
                                                   float grad_scale, const int* valid_count, const XentTerms& t) {
@@ -387,10 +402,19 @@ __device__ __forceinline__ void xent_row_f64_from(const XentRowSums& sums, const
     XentGradF64 g = xent_grad_f64(grad_scale, valid_count, smoothing, C, label, s, rest, e_label, m + log_s, t);
     // Two loops, so that the plain one stays free of the class-weight read (and vectorizes); the label's entry after.
     float e_y = gr[label];
-    if (g.w)
+    if (FMA_GRAD) {
+        const XentGradEntry entry = xent_grad_entry(g, label, e_label);
+        const float k_hi = entry.k_hi, k_lo = entry.k_lo, off = entry.off_s;
+        const float* w = g.w;
+        if (w)
+            for (int c = 0; c < C; ++c) gr[c] = fmaf(gr[c], k_hi, fmaf(gr[c], k_lo, -(off * w[c])));
+        else
+            for (int c = 0; c < C; ++c) gr[c] = fmaf(gr[c], k_hi, fmaf(gr[c], k_lo, -off));
+    } else if (g.w) {
         for (int c = 0; c < C; ++c) gr[c] = g.template at<true>(gr[c], c);
-    else
+    } else {
         for (int c = 0; c < C; ++c) gr[c] = g.template at<false>(gr[c], c);
+    }
     gr[label] = g.label(e_y, label);
 }
 

@@ -1,6 +1,6 @@
 // The CPU device's vectorized row loops (kernels/rowwise.cuh, row_exp_sub_lanes2, row_exp_sum's host path and
 // row_exp_sum_except_f64) give bitwise the results of the scalar functions they replace, at every SIMD level the
-// row kernels are cloned for.
+// row kernels are cloned for; row_exp_sum_except_pairs (the _row kernel's sum) gives the double sum's value.
 // Also xent_row_sums_f64_lanes (kernels/xent_terms.cuh, train_step.cu's rows side by side) against
 // xent_row_sums_f64 one row at a time. The kernels' own tests compare with float64 references at a tolerance; this
 // is the exact check, since the trainer's determinism and the clones' agreement rest on it.
@@ -176,6 +176,70 @@ TEST(RowLanes, DoubleExpSumMatchesTheScalarFormBitwiseWithAvx2) {
 TEST(RowLanes, DoubleExpSumMatchesTheScalarFormBitwiseWithAvx512) {
     if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512";
     expect_exp_sum_f64_same_as_scalar(exp_sum_f64_avx512, "x86-64-v4");
+}
+#endif
+
+// ---- row_exp_sum_except_pairs: the _row kernel's exp sum in compensated float pairs ------------------------------
+
+struct PairSums {
+    double with_e, without_e;
+};
+
+#define PAIR_SUMS(name, attributes)                                                                  \
+    attributes PairSums name(const float* x, int C, float m, int skip, float* e) {                   \
+        return PairSums{row_exp_sum_except_pairs(x, C, m, e, skip), row_exp_sum_except_pairs(x, C, m, nullptr, skip)}; \
+    }
+#if defined(__GNUC__) && !defined(__clang__)
+PAIR_SUMS(pair_sums_baseline, __attribute__((optimize("fp-contract=off"))))
+#else
+PAIR_SUMS(pair_sums_baseline, )
+#endif
+#if defined(ROW_TEST_LEVEL)
+PAIR_SUMS(pair_sums_avx2, ROW_TEST_LEVEL("x86-64-v3"))
+PAIR_SUMS(pair_sums_avx512, ROW_TEST_LEVEL("x86-64-v4"))
+#endif
+
+// Not the double sum's bits, but its value: within 2^-40 of it relatively (the pairs' bound is ~2^-40; a sum that
+// dropped the exps' or the TwoSum's rounding errors is off by ~2^-24 at C = 20000); the exps kept are row_exp_sub's
+// floats; and every SIMD level gives the same bits, since the row kernel's clones must.
+void expect_pair_sums_close_to_the_double_sum(PairSums (*fn)(const float*, int, float, int, float*), const char* level) {
+    for (int C : {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 63, 64, 1000, 1037, 20000}) {
+        for (unsigned seed = 1; seed <= 4; ++seed) {
+            std::vector<float> x = row_of(C, seed * 57u + static_cast<unsigned>(C));
+            if (seed == 3 && C > 20) x[C / 2] = std::numeric_limits<float>::quiet_NaN();
+            float m = row_max(x.data(), C);
+            for (int skip : {-1, 0, 8, 16, 31, 32, C / 2, C - 1}) {
+                if (skip >= C) continue;
+                std::vector<float> e(C), e_base(C);
+                PairSums got = fn(x.data(), C, m, skip, e.data());
+                PairSums base = pair_sums_baseline(x.data(), C, m, skip, e_base.data());
+                // the double sum, the skipped column left out (also when it holds the row's NaN)
+                double want = row_sum_f64(C, [&](int c) { return c == skip ? 0.0 : row_exp_sub_f64(x[c], m); });
+                ASSERT_EQ(bits(got.with_e), bits(base.with_e)) << level << " vs baseline, C = " << C << ", skip " << skip;
+                ASSERT_EQ(bits(got.without_e), bits(got.with_e)) << level << ", C = " << C << ", skip " << skip;
+                if (std::isnan(want))
+                    ASSERT_TRUE(std::isnan(got.with_e)) << level << ", C = " << C << ": a NaN entry makes the sum NaN";
+                else
+                    ASSERT_LE(std::fabs(got.with_e - want), 0x1p-40 * want)
+                        << level << ", C = " << C << ", seed " << seed << ", skip " << skip << ": " << got.with_e << " vs " << want;
+                for (int c = 0; c < C; ++c)
+                    ASSERT_EQ(bits(e[c]), bits(row_exp_sub(x[c], m))) << level << ", C = " << C << ", column " << c;
+            }
+        }
+    }
+}
+
+TEST(RowLanes, PairSumsAreTheDoubleSumsValue) { expect_pair_sums_close_to_the_double_sum(pair_sums_baseline, "baseline x86-64"); }
+
+#if defined(ROW_TEST_LEVEL)
+TEST(RowLanes, PairSumsAreTheDoubleSumsValueWithAvx2) {
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "this CPU has no AVX2";
+    expect_pair_sums_close_to_the_double_sum(pair_sums_avx2, "x86-64-v3");
+}
+
+TEST(RowLanes, PairSumsAreTheDoubleSumsValueWithAvx512) {
+    if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512";
+    expect_pair_sums_close_to_the_double_sum(pair_sums_avx512, "x86-64-v4");
 }
 #endif
 
