@@ -61,8 +61,6 @@ typedef std::int64_t row_lanes_i64 __attribute__((vector_size(8 * ROW_LANES)));
 typedef float row_lanes2_f32 __attribute__((vector_size(8 * ROW_LANES)));
 typedef std::uint32_t row_lanes2_u32 __attribute__((vector_size(8 * ROW_LANES)));
 typedef std::int32_t row_lanes2_i32 __attribute__((vector_size(8 * ROW_LANES)));
-typedef double row_lanes2_f64 __attribute__((vector_size(16 * ROW_LANES)));
-typedef std::int64_t row_lanes2_i64 __attribute__((vector_size(16 * ROW_LANES)));
 #endif
 
 __device__ __forceinline__ float row_neg_inf() { return __int_as_float(static_cast<int>(0xff800000u)); }
@@ -149,11 +147,10 @@ __device__ __forceinline__ double row_to_f64(float v) { return static_cast<doubl
 __device__ __forceinline__ row_lanes_f64 row_to_f64(row_lanes_f32 v) {
     return __builtin_convertvector(v, row_lanes_f64);
 }
-__device__ __forceinline__ row_lanes2_f64 row_to_f64(row_lanes2_f32 v) {
-    return __builtin_convertvector(v, row_lanes2_f64);
-}
 #endif
 
+// All ones where x is at or above the exp's cut (or NaN), 0 below it: the bits of F (float or lanes of floats) as U.
+// row_exp_hl_f64_of and row_exp_sub_add_pair mask with it.
 template <typename F, typename U>
 __device__ __forceinline__ U row_keep_above_cut(F x) {
     if constexpr (std::is_same<F, float>::value)
@@ -162,8 +159,8 @@ __device__ __forceinline__ U row_keep_above_cut(F x) {
         return (U)(x < -87.33654f) ^ 0xFFFFFFFFu;  // a vector comparison gives all ones where true
 }
 
-// F float (U uint32, D double) or lanes of floats (row_lanes_f32 / row_lanes2_f32 and theirs): one definition for
-// the _row kernel's exps, its row loops on vectors and the cross-entropy's rows side by side (xent_row_sums_f64_lanes).
+// F float (U uint32, D double) or row_lanes_f32 (row_lanes_u32, row_lanes_f64): one definition for the _row
+// kernel's double exps and for the cross-entropy's rows side by side (xent_row_sums_f64_lanes).
 template <typename F, typename U, typename D>
 __device__ __forceinline__ D row_exp_hl_f64_of(F x, F lo) {
     RowExpPiecesOf<F> q = row_exp_pieces_of<F, U>(x, lo);
@@ -316,22 +313,34 @@ inline float row_tanh(float x) {
 // ---- one thread, one row ------------------------------------------------------
 
 #if !defined(__CUDACC__) && defined(__GNUC__)
-// On the host the lanes are one GCC vector: GCC does not turn the eight scalar max2 of the loop below into SIMD
-// (it stays vmaxss, and the max pass alone then ran at ~12 GB/s); `v > acc ? v : acc` is max2 lane by lane, so
-// the result is bitwise the same.
-
+// On the host the lanes are GCC vectors (GCC kept the eight scalar max2 of the loop below as vmaxss, and the max pass
+// alone then ran at ~12 GB/s), four of 2·ROW_LANES lanes a step (with one vector a step, each step waited on the
+// last one's vmaxps). `v > acc ? v : acc` is max2 lane by lane. The max of the same values in another order is the
+// same float; only the sign of a zero max may differ (which of +0 and -0 is met first), and the outputs do not
+// depend on it (x - m is then ±0, whose exp is 1 either way).
 __device__ __forceinline__ float row_max(const float* x, int C) {
-    row_lanes_f32 acc;
-    for (int j = 0; j < ROW_LANES; ++j) acc[j] = ROW_MAX_FLOOR;
-    int c = 0;
-    for (; c + ROW_LANES <= C; c += ROW_LANES) {
-        row_lanes_f32 v;
+    constexpr int lanes = 2 * ROW_LANES;
+    auto max_into = [x](row_lanes2_f32& acc, int c) __attribute__((always_inline)) {
+        row_lanes2_f32 v;
         std::memcpy(&v, x + c, sizeof v);
         acc = v > acc ? v : acc;
+    };
+    const row_lanes2_f32 floor = ROW_MAX_FLOOR - row_lanes2_f32{};
+    row_lanes2_f32 acc0 = floor, acc1 = floor, acc2 = floor, acc3 = floor;
+    int c = 0;
+    for (; c + 4 * lanes <= C; c += 4 * lanes) {
+        max_into(acc0, c);
+        max_into(acc1, c + lanes);
+        max_into(acc2, c + 2 * lanes);
+        max_into(acc3, c + 3 * lanes);
     }
-    float m = acc[0];
+    for (; c + lanes <= C; c += lanes) max_into(acc0, c);
+    acc0 = acc1 > acc0 ? acc1 : acc0;
+    acc2 = acc3 > acc2 ? acc3 : acc2;
+    acc0 = acc2 > acc0 ? acc2 : acc0;
+    float m = ROW_MAX_FLOOR;
     for (; c < C; ++c) m = max2(x[c], m);
-    for (int j = 1; j < ROW_LANES; ++j) m = max2(acc[j], m);
+    for (int j = 0; j < lanes; ++j) m = max2(acc0[j], m);
     return m;
 }
 #else
@@ -428,76 +437,8 @@ __device__ __forceinline__ void row_exp_sub_lanes2(const float* x, float m, floa
     std::memcpy(e, &bits, sizeof bits);
 }
 
-// row_exp_sum_of_except_f64 of a row in memory, x[c] the logits: the same operations in row_sum_f64's order (16
-// double lanes, then 8, then one at a time into lane 0, the lanes added in order), on GCC vectors, so the same
-// bits. As scalar code GCC kept the 16 sums on the stack (a store-to-load chain every step) and multiplied every
-// term by its (c != skip); here the sums stay in registers, each step forms 32 exps as two independent chains, and
-// only the 8 columns that hold skip are multiplied. e, when not null, receives exp(x - m) rounded to float.
-template <typename F, typename U, typename D>
-__device__ __forceinline__ D row_exp_sub_f64_lanes(const float* x, F mv, float* e) {
-    F xv;
-    std::memcpy(&xv, x, sizeof xv);
-    F d = xv - mv;
-    D v = row_exp_hl_f64_of<F, U, D>(d, row_sub_err(xv, mv, d));
-    if (e) {
-        F rounded = __builtin_convertvector(v, F);
-        std::memcpy(e, &rounded, sizeof rounded);
-    }
-    return v;
-}
-
-__device__ __forceinline__ row_lanes_f64 row_skip_lane(row_lanes_f64 v, int c, int skip) {
-    if (static_cast<unsigned>(skip - c) >= ROW_LANES) return v;
-    const row_lanes_i32 col = c + row_lanes_i32{0, 1, 2, 3, 4, 5, 6, 7};
-    return v * __builtin_convertvector(-(col != skip), row_lanes_f64);
-}
-
-__device__ __forceinline__ double row_exp_sum_except_f64(const float* x, int C, float m, float* e, int skip) {
-    static_assert(ROW_LANES == 8, "row_skip_lane's column offsets");
-    const row_lanes_f32 m8 = m - row_lanes_f32{};
-    const row_lanes2_f32 m16 = m - row_lanes2_f32{};
-    auto exp16 = [&](int c, row_lanes_f64& lo, row_lanes_f64& hi) __attribute__((always_inline)) {
-        row_lanes2_f64 v = row_exp_sub_f64_lanes<row_lanes2_f32, row_lanes2_u32, row_lanes2_f64>(x + c, m16, e ? e + c : nullptr);
-        std::memcpy(&lo, &v, sizeof lo);
-        std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
-        lo = row_skip_lane(lo, c, skip);
-        hi = row_skip_lane(hi, c + ROW_LANES, skip);
-    };
-    row_lanes_f64 acc_lo = {}, acc_hi = {};  // row_sum_f64's acc[0..7] and acc[8..15]
-    int c = 0;
-    for (; c + 4 * ROW_LANES <= C; c += 4 * ROW_LANES) {
-        row_lanes_f64 lo0, hi0, lo1, hi1;
-        exp16(c, lo0, hi0);
-        exp16(c + 2 * ROW_LANES, lo1, hi1);
-        acc_lo += lo0;
-        acc_hi += hi0;
-        acc_lo += lo1;
-        acc_hi += hi1;
-    }
-    if (c + 2 * ROW_LANES <= C) {
-        row_lanes_f64 lo, hi;
-        exp16(c, lo, hi);
-        acc_lo += lo;
-        acc_hi += hi;
-        c += 2 * ROW_LANES;
-    }
-    if (c + ROW_LANES <= C) {
-        acc_lo += row_skip_lane(row_exp_sub_f64_lanes<row_lanes_f32, row_lanes_u32, row_lanes_f64>(x + c, m8, e ? e + c : nullptr), c, skip);
-        c += ROW_LANES;
-    }
-    for (; c < C; ++c) {
-        double v = row_exp_sub_f64(x[c], m);
-        if (e) e[c] = static_cast<float>(v);
-        acc_lo[0] += v * static_cast<double>(c != skip);
-    }
-    double total = 0.0;
-    for (int j = 0; j < ROW_LANES; ++j) total += acc_lo[j];
-    for (int j = 0; j < ROW_LANES; ++j) total += acc_hi[j];
-    return total;
-}
-
 // The _row kernel's sum of a row's exps, Σ_{c != skip} exp(x_c - m), in compensated float pairs instead of
-// doubles (no conversions: 1.25x faster than row_exp_sum_except_f64). Each exp is its exact value: with
+// doubles (no conversions to double: 1.25x faster than the double sum written on vectors). Each exp is its exact value: with
 // row_exp_pieces' head, tail and scale = 2^n, h = head·scale and t = tail·scale are exact (h is a normal float down
 // to the -87.34 cut; t may round only for exps below ~2^-100, by under 2^-149), and v = h + t, one rounding, is
 // row_exp_sub's float, stored into e when e is not null; its rounding error is exactly t - (v - h). A lane's

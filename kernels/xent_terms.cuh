@@ -347,12 +347,7 @@ __device__ __forceinline__ XentRowSums xent_row_sums_f64(const float* xr, float*
     auto xt = [=](int c) { return xent_logit<CAP>(xr[c], cap); };
     float m = CAP ? row_max_of(C, xt) : row_max(xr, C);
     // gr holds exp(x - m) until scaled below; the label's term is summed apart (xent_log_sum)
-#if !defined(__CUDACC__) && defined(__GNUC__)
-    double rest = CAP ? row_exp_sum_of_except_f64(C, xt, m, used ? gr : nullptr, used ? label : -1)
-                      : row_exp_sum_except_f64(xr, C, m, used ? gr : nullptr, used ? label : -1);
-#else
     double rest = row_exp_sum_of_except_f64(C, xt, m, used ? gr : nullptr, used ? label : -1);
-#endif
     double e_label = used ? row_exp_sub_f64(xt(label), m) : 0.0;
     return {m, rest, e_label};
 }

@@ -1,6 +1,6 @@
-// The CPU device's vectorized row loops (kernels/rowwise.cuh, row_exp_sub_lanes2, row_exp_sum's host path and
-// row_exp_sum_except_f64) give bitwise the results of the scalar functions they replace, at every SIMD level the
-// row kernels are cloned for; row_exp_sum_except_pairs (the _row kernel's sum) gives the double sum's value.
+// The CPU device's vectorized row loops (kernels/rowwise.cuh, row_exp_sub_lanes2 and row_exp_sum's host path) give
+// bitwise the results of the scalar functions they replace, at every SIMD level the row kernels are cloned for;
+// row_exp_sum_except_pairs (the cross-entropy _row kernel's sum) gives the double sum's value.
 // Also xent_row_sums_f64_lanes (kernels/xent_terms.cuh, train_step.cu's rows side by side) against
 // xent_row_sums_f64 one row at a time. The kernels' own tests compare with float64 references at a tolerance; this
 // is the exact check, since the trainer's determinism and the clones' agreement rest on it.
@@ -106,78 +106,11 @@ TEST(RowLanes, LaneExpMatchesScalarExpOverTheRange) {
     }
 }
 
-// ---- row_exp_sum_except_f64: the _row kernel's double exp sum of a row on vectors, against the scalar form -----
-
-struct ExpSumF64Both {
-    double got, got_without_e, want;
-};
-
-// The vector form with and without the exps kept, and the scalar row_exp_sum_of_except_f64 (row_sum_f64 over
-// row_exp_sub_f64), in one function per SIMD level without FMA contraction.
-#define EXP_SUM_F64_BOTH(name, attributes)                                                                       \
-    attributes ExpSumF64Both name(const float* x, int C, float m, int skip, float* e_got, float* e_want) {        \
-        ExpSumF64Both r;                                                                                         \
-        r.got = row_exp_sum_except_f64(x, C, m, e_got, skip);                                                     \
-        r.got_without_e = row_exp_sum_except_f64(x, C, m, nullptr, skip);                                         \
-        r.want = row_exp_sum_of_except_f64(C, [=](int c) { return x[c]; }, m, e_want, skip);                      \
-        return r;                                                                                                \
-    }
-#if defined(__GNUC__) && !defined(__clang__)
-EXP_SUM_F64_BOTH(exp_sum_f64_baseline, __attribute__((optimize("fp-contract=off"))))
-#else
-EXP_SUM_F64_BOTH(exp_sum_f64_baseline, )
-#endif
-#if defined(ROW_TEST_LEVEL)
-EXP_SUM_F64_BOTH(exp_sum_f64_avx2, ROW_TEST_LEVEL("x86-64-v3"))
-EXP_SUM_F64_BOTH(exp_sum_f64_avx512, ROW_TEST_LEVEL("x86-64-v4"))
-#endif
-
 std::uint64_t bits(double v) {
     std::uint64_t b;
     std::memcpy(&b, &v, 8);
     return b;
 }
-
-// Row lengths around each step of the vector loop (32, 16 and 8 columns, then one at a time), the skipped column
-// (the label) in each kind of step or none, and rows with -inf, NaN (also at the skipped column), +inf, exps at
-// the -87.34 cut and below it.
-void expect_exp_sum_f64_same_as_scalar(ExpSumF64Both (*both)(const float*, int, float, int, float*, float*),
-                                       const char* level) {
-    for (int C : {1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 47, 48, 56, 63, 64, 1000, 1037, 2053}) {
-        for (unsigned seed = 1; seed <= 4; ++seed) {
-            std::vector<float> x = row_of(C, seed * 131u + static_cast<unsigned>(C));
-            if (seed == 3 && C > 20) x[C / 2] = std::numeric_limits<float>::quiet_NaN();
-            if (seed == 4) x[C - 1] = std::numeric_limits<float>::infinity();
-            float m = row_max(x.data(), C);
-            for (int skip : {-1, 0, 5, 8, 13, 16, 30, 33, 40, C / 2, C - 9, C - 1}) {
-                if (skip >= C || skip < -1) continue;
-                std::vector<float> e_got(C), e_want(C);
-                ExpSumF64Both r = both(x.data(), C, m, skip, e_got.data(), e_want.data());
-                ASSERT_EQ(bits(r.got), bits(r.want)) << level << ", C = " << C << ", seed " << seed << ", skip " << skip
-                                                     << ": " << r.got << " vs " << r.want;
-                ASSERT_EQ(bits(r.got_without_e), bits(r.want)) << level << ", C = " << C << ", skip " << skip << ", no exps kept";
-                for (int c = 0; c < C; ++c)
-                    ASSERT_EQ(bits(e_got[c]), bits(e_want[c])) << level << ", C = " << C << ", column " << c;
-            }
-        }
-    }
-}
-
-TEST(RowLanes, DoubleExpSumMatchesTheScalarFormBitwise) {
-    expect_exp_sum_f64_same_as_scalar(exp_sum_f64_baseline, "baseline x86-64");
-}
-
-#if defined(ROW_TEST_LEVEL)
-TEST(RowLanes, DoubleExpSumMatchesTheScalarFormBitwiseWithAvx2) {
-    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "this CPU has no AVX2";
-    expect_exp_sum_f64_same_as_scalar(exp_sum_f64_avx2, "x86-64-v3");
-}
-
-TEST(RowLanes, DoubleExpSumMatchesTheScalarFormBitwiseWithAvx512) {
-    if (!__builtin_cpu_supports("avx512f")) GTEST_SKIP() << "this CPU has no AVX-512";
-    expect_exp_sum_f64_same_as_scalar(exp_sum_f64_avx512, "x86-64-v4");
-}
-#endif
 
 // ---- row_exp_sum_except_pairs: the _row kernel's exp sum in compensated float pairs ------------------------------
 
