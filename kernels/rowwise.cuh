@@ -60,7 +60,6 @@ typedef std::int64_t row_lanes_i64 __attribute__((vector_size(8 * ROW_LANES)));
 // Twice as many (the exp loops form two vectors of exps a step).
 typedef float row_lanes2_f32 __attribute__((vector_size(8 * ROW_LANES)));
 typedef std::uint32_t row_lanes2_u32 __attribute__((vector_size(8 * ROW_LANES)));
-typedef std::int32_t row_lanes2_i32 __attribute__((vector_size(8 * ROW_LANES)));
 #endif
 
 __device__ __forceinline__ float row_neg_inf() { return __int_as_float(static_cast<int>(0xff800000u)); }
@@ -437,16 +436,16 @@ __device__ __forceinline__ void row_exp_sub_lanes2(const float* x, float m, floa
     std::memcpy(e, &bits, sizeof bits);
 }
 
-// The _row kernel's sum of a row's exps, Σ_{c != skip} exp(x_c - m), in compensated float pairs instead of
-// doubles (no conversions to double: 1.25x faster than the double sum written on vectors). Each exp is its exact value: with
-// row_exp_pieces' head, tail and scale = 2^n, h = head·scale and t = tail·scale are exact (h is a normal float down
-// to the -87.34 cut; t may round only for exps below ~2^-100, by under 2^-149), and v = h + t, one rounding, is
-// row_exp_sub's float, stored into e when e is not null; its rounding error is exactly t - (v - h). A lane's
-// (hi, lo) adds v by TwoSum (hi + v = sum + err exactly) and both errors into lo, so that lo holds only roundings
-// (a few ulp of hi) and hi + lo the lane's sum to a relative ~2^-40, far below the float results' ulp; the lanes
-// meet in double, in a fixed order. col_keep: all ones, or 0 at the skipped column.
-template <typename F, typename U>
-__device__ __forceinline__ void row_exp_sub_add_pair(const float* x, F mv, float* e, U col_keep, F& hi, F& lo) {
+// The _row kernel's sum of a row's exps, Σ_{c != skip} exp(x_c - m), in compensated float pairs instead of doubles
+// (no conversions: 1.25x faster than the double sum on vectors). Each exp is its exact value: with row_exp_pieces'
+// head, tail and scale = 2^n, h = head·scale and t = tail·scale are exact (h is a normal float down to the -87.34
+// cut; t may round only for exps below ~2^-100, by under 2^-149), and v = h + t, one rounding, is row_exp_sub's
+// float, stored into e when STORE; its rounding error is exactly t - (v - h). A lane's (hi, lo) adds v by TwoSum
+// (hi + v = sum + err exactly) and both errors into lo, so that lo holds only roundings (a few ulp of hi) and
+// hi + lo the lane's sum to a relative ~2^-40, far below the float results' ulp; the lanes meet in double, in a
+// fixed order.
+template <typename F, typename U, bool STORE>
+__device__ __forceinline__ void row_exp_sub_add_pair(const float* x, F mv, float* e, F& hi, F& lo) {
     F xv;
     std::memcpy(&xv, x, sizeof xv);
     const F d = xv - mv;
@@ -454,52 +453,61 @@ __device__ __forceinline__ void row_exp_sub_add_pair(const float* x, F mv, float
     const U keep = row_keep_above_cut<F, U>(d);
     const F h = row_bits_as<F>(row_bits_as<U>(q.head * q.scale) & keep);
     const F t = row_bits_as<F>(row_bits_as<U>(q.tail * q.scale) & keep);
-    F v = h + t;
-    if (e) std::memcpy(e, &v, sizeof v);
-    F v_err = t - (v - h);  // exact (Fast2Sum: |t| < |h|/8)
-    v = row_bits_as<F>(row_bits_as<U>(v) & col_keep);
-    v_err = row_bits_as<F>(row_bits_as<U>(v_err) & col_keep);
+    const F v = h + t;
+    if (STORE) std::memcpy(e, &v, sizeof v);
+    const F v_err = t - (v - h);  // exact (Fast2Sum: |t| < |h|/8)
     const F sum = hi + v;
     const F v_part = sum - hi;
     lo += ((hi - (sum - v_part)) + (v - v_part)) + v_err;
     hi = sum;
 }
 
+// The skipped column (the label) is read as -inf, whose exp is 0, from a copy of the 32 columns around it, so that
+// no other step masks; its exp is stored apart. e: STORE's output.
+template <bool STORE>
 __device__ __forceinline__ double row_exp_sum_except_pairs(const float* x, int C, float m, float* e, int skip) {
-    static_assert(ROW_LANES == 8, "the column offsets below");
+    constexpr int lanes = 2 * ROW_LANES, step = 2 * lanes;
     const row_lanes2_f32 m16 = m - row_lanes2_f32{};
-    const row_lanes2_i32 offsets = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    auto add16 = [&](int c, row_lanes2_f32& hi, row_lanes2_f32& lo) __attribute__((always_inline)) {
-        const row_lanes2_u32 keep = static_cast<unsigned>(skip - c) < 2 * ROW_LANES ? (row_lanes2_u32)(c + offsets != skip)
-                                                                                    : ~row_lanes2_u32{};
-        row_exp_sub_add_pair<row_lanes2_f32, row_lanes2_u32>(x + c, m16, e ? e + c : nullptr, keep, hi, lo);
+    float patched[step];
+    const int skip_from = skip < 0 ? C : skip / step * step;  // the first column of the copy
+    if (skip_from < C) {
+        for (int j = 0; j < step && skip_from + j < C; ++j) patched[j] = x[skip_from + j];
+        patched[skip - skip_from] = row_neg_inf();
+    }
+    auto out = [e](int c) __attribute__((always_inline)) { return STORE ? e + c : nullptr; };
+    auto at = [&](int c) __attribute__((always_inline)) {
+        return c >= skip_from && c < skip_from + step ? patched + (c - skip_from) : x + c;
     };
-    // Two pairs of 16 lanes, so that a step forms 32 exps as two independent chains; then 8 lanes, then one.
+    // Two pairs of 16 lanes, so that a step forms 32 exps as two independent chains; then 16, 8, and one at a time.
     row_lanes2_f32 hi_a = {}, lo_a = {}, hi_b = {}, lo_b = {};
     int c = 0;
-    for (; c + 4 * ROW_LANES <= C; c += 4 * ROW_LANES) {
-        add16(c, hi_a, lo_a);
-        add16(c + 2 * ROW_LANES, hi_b, lo_b);
+    for (; c + step <= C; c += step) {
+        const float* src = c == skip_from ? patched : x + c;
+        row_exp_sub_add_pair<row_lanes2_f32, row_lanes2_u32, STORE>(src, m16, out(c), hi_a, lo_a);
+        row_exp_sub_add_pair<row_lanes2_f32, row_lanes2_u32, STORE>(src + lanes, m16, out(c + lanes), hi_b, lo_b);
     }
-    if (c + 2 * ROW_LANES <= C) {
-        add16(c, hi_a, lo_a);
-        c += 2 * ROW_LANES;
+    if (c + lanes <= C) {
+        row_exp_sub_add_pair<row_lanes2_f32, row_lanes2_u32, STORE>(at(c), m16, out(c), hi_a, lo_a);
+        c += lanes;
     }
     row_lanes_f32 hi8 = {}, lo8 = {};
     if (c + ROW_LANES <= C) {
-        const row_lanes_i32 col = c + row_lanes_i32{0, 1, 2, 3, 4, 5, 6, 7};
-        row_exp_sub_add_pair<row_lanes_f32, row_lanes_u32>(x + c, m - row_lanes_f32{}, e ? e + c : nullptr,
-                                                            (row_lanes_u32)(col != skip), hi8, lo8);
+        row_exp_sub_add_pair<row_lanes_f32, row_lanes_u32, STORE>(at(c), m - row_lanes_f32{}, out(c), hi8, lo8);
         c += ROW_LANES;
     }
     float hi1 = 0.0f, lo1 = 0.0f;
-    for (; c < C; ++c)
-        row_exp_sub_add_pair<float, std::uint32_t>(x + c, m, e ? e + c : nullptr, c == skip ? 0u : ~0u, hi1, lo1);
+    for (; c < C; ++c) row_exp_sub_add_pair<float, std::uint32_t, STORE>(at(c), m, out(c), hi1, lo1);
+    if (STORE && skip >= 0) e[skip] = row_exp_sub(x[skip], m);
     double total = static_cast<double>(hi1) + static_cast<double>(lo1);
     for (int j = 0; j < ROW_LANES; ++j) total += static_cast<double>(hi8[j]) + static_cast<double>(lo8[j]);
-    for (int j = 0; j < 2 * ROW_LANES; ++j) total += static_cast<double>(hi_a[j]) + static_cast<double>(lo_a[j]);
-    for (int j = 0; j < 2 * ROW_LANES; ++j) total += static_cast<double>(hi_b[j]) + static_cast<double>(lo_b[j]);
+    for (int j = 0; j < lanes; ++j) total += static_cast<double>(hi_a[j]) + static_cast<double>(lo_a[j]);
+    for (int j = 0; j < lanes; ++j) total += static_cast<double>(hi_b[j]) + static_cast<double>(lo_b[j]);
     return total;
+}
+
+// e, when not null, receives exp(x - m) for every column.
+__device__ __forceinline__ double row_exp_sum_except_pairs(const float* x, int C, float m, float* e, int skip) {
+    return e ? row_exp_sum_except_pairs<true>(x, C, m, e, skip) : row_exp_sum_except_pairs<false>(x, C, m, e, skip);
 }
 #endif
 
