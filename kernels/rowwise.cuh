@@ -164,7 +164,9 @@ template <typename F, typename U, typename D>
 __device__ __forceinline__ D row_exp_hl_f64_of(F x, F lo) {
     RowExpPiecesOf<F> q = row_exp_pieces_of<F, U>(x, lo);
     const U keep = row_keep_above_cut<F, U>(x);
-    auto kept = [keep](F v) __attribute__((always_inline)) { return row_to_f64(row_bits_as<F>(row_bits_as<U>(v) & keep)); };
+    auto kept = [keep](F v) __attribute__((always_inline)) {
+        return row_to_f64(row_bits_as<F>(row_bits_as<U>(v) & keep));
+    };
     return (kept(q.head) + kept(q.tail)) * kept(q.scale);
 }
 
@@ -437,7 +439,7 @@ __device__ __forceinline__ void row_exp_sub_lanes2(const float* x, float m, floa
 }
 
 // The _row kernel's sum of a row's exps, Σ_{c != skip} exp(x_c - m), in compensated float pairs instead of doubles
-// (no conversions: 1.25x faster than the double sum on vectors). Each exp is its exact value: with row_exp_pieces'
+// (no conversions: 1.25x faster than the same sum in double lanes). Each exp is its exact value: with row_exp_pieces'
 // head, tail and scale = 2^n, h = head·scale and t = tail·scale are exact (h is a normal float down to the -87.34
 // cut; t may round only for exps below ~2^-100, by under 2^-149), and v = h + t, one rounding, is row_exp_sub's
 // float, stored into e when STORE; its rounding error is exactly t - (v - h). A lane's (hi, lo) adds v by TwoSum

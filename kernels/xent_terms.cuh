@@ -206,8 +206,9 @@ __device__ __forceinline__ XentGradTerms<CAP> xent_grad_terms(float grad_scale, 
 //
 // The CPU device sums a row's exponentials to ~2^-40 (in double, row_exp_sum_of_except_f64, or, in the _row kernel,
 // in compensated float pairs, row_exp_sum_except_pairs) and forms the row loss and the gradient's per-row factors
-// in double, so that each output is one rounding of a value accurate to ~2^-40 plus the error of its float exp: the loss within 1 ulp of the float64 truth and the gradient within 2 (measured:
-// docs/softmax-and-cross-entropy.md, "Accuracy"). rest_d, e_label_d as for xent_log_sum; s_d = rest_d + e_label_d.
+// in double, so that each output is one rounding of a value accurate to ~2^-40 plus the error of its float exp:
+// the loss within 1 ulp of the float64 truth and the gradient within 2 (measured: docs/softmax-and-cross-entropy.md,
+// "Accuracy"). rest_d, e_label_d as for xent_log_sum; s_d = rest_d + e_label_d.
 
 // xent_log_sum in double on every device (the GPU variants' row scalars; one log per row).
 __device__ __forceinline__ double xent_log_sum_double(double rest_d, double e_label_d) {
@@ -354,7 +355,7 @@ __device__ __forceinline__ XentRowSums xent_row_sums_f64(const float* xr, float*
 
 #if !defined(__CUDACC__) && defined(__GNUC__)
 // The CPU device's _row kernel's sums (no softcap): those of xent_row_sums_f64, rest summed in compensated float
-// pairs (row_exp_sum_except_pairs) instead of doubles; the same values to ~2^-45, not the same bits.
+// pairs (row_exp_sum_except_pairs) instead of doubles; the same values to ~2^-40, not the same bits.
 __device__ __forceinline__ XentRowSums xent_row_sums_pairs(const float* xr, float* gr, int C, int label, bool used) {
     float m = row_max(xr, C);
     double rest = row_exp_sum_except_pairs(xr, C, m, used ? gr : nullptr, used ? label : -1);
